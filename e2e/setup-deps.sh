@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the e2e suite needs (Prometheus, Alertmanager).
+# Idempotent and quick when they are already installed.
+set -euo pipefail
+say() { printf '[setup-deps] %s\n' "$*" >&2; }
+
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+for tool in git kubectl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || { say "missing required tool: $tool"; exit 1; }
+done
+[ -x /usr/lib/git-core/git-http-backend ] || { say "missing /usr/lib/git-core/git-http-backend (package git)"; exit 1; }
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+say "installing ${missing[*]} (apt-get)"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+# --no-install-recommends keeps it small; the packages' services are not started
+# (no systemd here) and the suite runs its own instances on free ports.
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+say "installed: $(prometheus --version 2>&1 | head -1)"
