@@ -23,6 +23,8 @@ export interface ControllerOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra command-line arguments for src/main.ts. */
   args?: string[];
+  /** Script to run instead of src/main.ts (e.g. a stand-in while testing the harness). */
+  entry?: string;
   /** Wait until the health endpoint answers (default true). */
   waitReady?: boolean;
   /** Path probed on the health address (default /healthz). */
@@ -61,8 +63,9 @@ export interface ControllerHandle {
 }
 
 export async function startController(opts: ControllerOptions): Promise<ControllerHandle> {
-  if (!controllerAvailable()) {
-    throw new Error(`${CONTROLLER_ENTRY} does not exist yet: the controller cannot be started`);
+  const entry = opts.entry ?? CONTROLLER_ENTRY;
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} does not exist (yet): the controller cannot be started`);
   }
   const name = opts.name ?? 'controller';
   const logDir = join(opts.stateDir, 'logs');
@@ -86,7 +89,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     proc = startProcess({
       name,
       cmd: nodeBin,
-      args: [CONTROLLER_ENTRY, ...(opts.args ?? [])],
+      args: [entry, ...(opts.args ?? [])],
       env,
       logFile,
       append: starts > 1,

@@ -107,7 +107,7 @@ function ensureReaper(): void {
   const script =
     `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
     `[ -f "$1" ] && for g in $(cat "$1"); do kill -KILL -- "-$g" 2>/dev/null; done; rm -f "$1"`;
-  const reaper = spawn('/bin/sh', ['-c', script, 'sluice-e2e-reaper', reaperFile], {
+  const reaper = spawn('/bin/bash', ['-c', script, 'sluice-e2e-reaper', reaperFile], {
     detached: true,
     stdio: 'ignore',
   });
