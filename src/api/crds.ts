@@ -1,6 +1,7 @@
 // Every CRD Sluice serves, defined from the zod schemas. `npm run crds` writes crds/.
 import type { CrdDefinition } from './crd.ts';
 import { RolloutSpec, RolloutStatus } from './rollout.ts';
+import { AnalysisRunSpec, AnalysisRunStatus, AnalysisTemplateSpec } from './analysis.ts';
 
 export const rolloutCrd: CrdDefinition = {
   kind: 'Rollout',
@@ -22,7 +23,46 @@ export const rolloutCrd: CrdDefinition = {
   scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
 };
 
+export const analysisTemplateCrd: CrdDefinition = {
+  kind: 'AnalysisTemplate',
+  plural: 'analysistemplates',
+  singular: 'analysistemplate',
+  shortNames: ['sat'],
+  scope: 'Namespaced',
+  spec: AnalysisTemplateSpec,
+  printerColumns: [],
+};
+
+export const clusterAnalysisTemplateCrd: CrdDefinition = {
+  kind: 'ClusterAnalysisTemplate',
+  plural: 'clusteranalysistemplates',
+  singular: 'clusteranalysistemplate',
+  shortNames: ['scat'],
+  scope: 'Cluster',
+  spec: AnalysisTemplateSpec,
+  printerColumns: [],
+};
+
+export const analysisRunCrd: CrdDefinition = {
+  kind: 'AnalysisRun',
+  plural: 'analysisruns',
+  singular: 'analysisrun',
+  shortNames: ['sar'],
+  scope: 'Namespaced',
+  spec: AnalysisRunSpec,
+  status: AnalysisRunStatus,
+  printerColumns: [
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Kind', type: 'string', jsonPath: ".metadata.labels['sluice\\.dev/analysis-kind']", description: 'step, background, prePromotion or postPromotion' },
+    { name: 'Next', type: 'date', jsonPath: '.status.nextMeasurementAt', description: 'When the next measurement is due', priority: 1 },
+    { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+  ],
+};
+
 /** File name (under crds/) -> definition. */
 export const crdFiles: Record<string, CrdDefinition> = {
   'rollout.yaml': rolloutCrd,
+  'analysistemplate.yaml': analysisTemplateCrd,
+  'clusteranalysistemplate.yaml': clusterAnalysisTemplateCrd,
+  'analysisrun.yaml': analysisRunCrd,
 };
