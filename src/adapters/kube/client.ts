@@ -1,0 +1,230 @@
+// The KubeClient port on a real API server. @kubernetes/client-node supplies configuration,
+// authentication, TLS and watch-fed caches (ListWatch); requests are plain REST over node:https,
+// because the generated typed clients cannot reach subresources of custom resources or send
+// every patch type with a field manager in one uniform call.
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeError, kinds, type Informer, type KubeClient, type KubeObject, type PatchOptions, type ResourceKind, type WatchEventType } from '../../ports/kube.ts';
+
+const CONTENT_TYPE: Record<PatchOptions['type'], string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface RestOptions {
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export class RestKubeClient implements KubeClient {
+  readonly config: KubeConfig;
+  private readonly server: URL;
+  private readonly opts: Required<RestOptions>;
+  private readonly discovered = new Map<string, ResourceKind | undefined>();
+  private requestOptions?: Promise<https.RequestOptions>;
+  /** Requests made, by verb: the benchmarks read API cost from here. */
+  readonly requestCount: Record<string, number> = {};
+
+  constructor(config: KubeConfig, opts: RestOptions = {}) {
+    this.config = config;
+    const cluster = config.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
+    this.server = new URL(cluster.server);
+    this.opts = { timeoutMs: opts.timeoutMs ?? 30_000, userAgent: opts.userAgent ?? 'sluice' };
+  }
+
+  private baseOptions(): Promise<https.RequestOptions> {
+    this.requestOptions ??= (async () => {
+      const o: https.RequestOptions = { headers: {} };
+      await this.config.applyToHTTPSOptions(o);
+      return o;
+    })();
+    return this.requestOptions;
+  }
+
+  path(kind: ResourceKind, namespace?: string, name?: string, subresource?: string): string {
+    const base = kind.apiVersion.includes('/') ? `/apis/${kind.apiVersion}` : `/api/${kind.apiVersion}`;
+    const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${base}${ns}/${kind.plural}${name ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    this.requestCount[method] = (this.requestCount[method] ?? 0) + 1;
+    const base = await this.baseOptions();
+    const url = new URL(path, this.server);
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          ...base,
+          method,
+          timeout: this.opts.timeoutMs,
+          headers: {
+            ...(base.headers as Record<string, string>),
+            Accept: 'application/json',
+            'User-Agent': this.opts.userAgent,
+            ...(payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              try {
+                resolve((text ? JSON.parse(text) : undefined) as T);
+              } catch {
+                reject(new KubeError(status, 'BadResponse', `${method} ${path}: response is not JSON`));
+              }
+              return;
+            }
+            let reason = 'Unknown';
+            let message = text.slice(0, 500);
+            try {
+              const parsed = JSON.parse(text) as { reason?: string; message?: string };
+              reason = parsed.reason ?? reason;
+              message = parsed.message ?? message;
+            } catch {
+              // not a Status object; keep the raw text
+            }
+            reject(new KubeError(status, reason, `${method} ${path}: ${status} ${message}`));
+          });
+          res.on('error', (err) => reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.opts.timeoutMs}ms`)));
+      req.on('error', (err) => reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  async get<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', this.path(kind, namespace, name));
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(kind: ResourceKind, namespace?: string, labelSelector?: string): Promise<T[]> {
+    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+    const list = await this.request<{ items: T[] }>('GET', this.path(kind, namespace) + query);
+    return list.items.map((item) => ({ apiVersion: kind.apiVersion, kind: kind.kind, ...item }));
+  }
+
+  create<T extends KubeObject>(kind: ResourceKind, obj: T, opts: { dryRun?: boolean; fieldManager?: string } = {}): Promise<T> {
+    const params = new URLSearchParams();
+    if (opts.dryRun) params.set('dryRun', 'All');
+    if (opts.fieldManager) params.set('fieldManager', opts.fieldManager);
+    const query = params.size ? `?${params}` : '';
+    return this.request<T>('POST', this.path(kind, obj.metadata?.namespace) + query, obj);
+  }
+
+  patch<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string, body: unknown, opts: PatchOptions): Promise<T> {
+    const params = new URLSearchParams();
+    if (opts.fieldManager) params.set('fieldManager', opts.fieldManager);
+    if (opts.force) params.set('force', 'true');
+    if (opts.dryRun) params.set('dryRun', 'All');
+    const query = params.size ? `?${params}` : '';
+    return this.request<T>('PATCH', this.path(kind, namespace, name, opts.subresource) + query, body, CONTENT_TYPE[opts.type]);
+  }
+
+  async delete(kind: ResourceKind, namespace: string | undefined, name: string, opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean } = {}): Promise<void> {
+    const params = new URLSearchParams();
+    if (opts.dryRun) params.set('dryRun', 'All');
+    const body = opts.propagationPolicy ? { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: opts.propagationPolicy } : undefined;
+    await this.request('DELETE', this.path(kind, namespace, name) + (params.size ? `?${params}` : ''), body);
+  }
+
+  informer<T extends KubeObject>(kind: ResourceKind, opts: { namespace?: string; labelSelector?: string } = {}): Informer<T> {
+    const path = this.path(kind, opts.namespace);
+    const listFn = async () => {
+      const query = opts.labelSelector ? `?labelSelector=${encodeURIComponent(opts.labelSelector)}` : '';
+      const list = await this.request<{ items: KubernetesObject[]; metadata: { resourceVersion: string } }>('GET', path + query);
+      for (const item of list.items) {
+        item.apiVersion ??= kind.apiVersion;
+        item.kind ??= kind.kind;
+      }
+      return list as never;
+    };
+    const handlers: Array<(type: WatchEventType, obj: T) => void> = [];
+    let lw: ListWatch<KubernetesObject> | undefined;
+    const emit = (type: WatchEventType) => (obj: KubernetesObject) => {
+      for (const h of handlers) h(type, obj as T);
+    };
+    let firstList: Promise<void> | undefined;
+    return {
+      start: () => {
+        firstList ??= new Promise<void>((resolve, reject) => {
+          lw = new ListWatch(path, new Watch(this.config), listFn, false, opts.labelSelector);
+          lw.on('add', emit('ADDED'));
+          lw.on('update', emit('MODIFIED'));
+          lw.on('delete', emit('DELETED'));
+          let settled = false;
+          lw.on('connect', () => {
+            settled = true;
+            resolve();
+          });
+          lw.on('error', (err) => {
+            // ListWatch stops on error; restart it after a pause so the cache heals.
+            if (!settled) {
+              settled = true;
+              reject(err instanceof Error ? err : new Error(String(err)));
+              return;
+            }
+            setTimeout(() => void lw?.start().catch(() => undefined), 1000).unref();
+          });
+          lw.start().catch((err: unknown) => {
+            if (!settled) {
+              settled = true;
+              reject(err instanceof Error ? err : new Error(String(err)));
+            }
+          });
+        });
+        return firstList;
+      },
+      stop: async () => {
+        await lw?.stop();
+      },
+      list: (namespace) => (lw?.list(namespace) ?? []) as T[],
+      get: (namespace, name) => lw?.get(name, namespace) as T | undefined,
+      onChange: (h) => handlers.push(h),
+    };
+  }
+
+  async resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined> {
+    const known = Object.values(kinds).find((k) => k.apiVersion === apiVersion && k.kind === kind);
+    if (known) return known;
+    const key = `${apiVersion}/${kind}`;
+    if (this.discovered.has(key)) return this.discovered.get(key);
+    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    try {
+      const list = await this.request<{ resources: Array<{ name: string; kind: string; namespaced: boolean }> }>('GET', path);
+      const found = list.resources.find((r) => r.kind === kind && !r.name.includes('/'));
+      const resolved = found ? { apiVersion, kind, plural: found.name, namespaced: found.namespaced } : undefined;
+      this.discovered.set(key, resolved);
+      return resolved;
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) {
+        this.discovered.set(key, undefined);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
