@@ -12,6 +12,7 @@ import { trafficClient, type TrafficClient } from './traffic.ts';
 import { controllerAvailable, startController, type ControllerHandle, type ControllerOptions } from './controller.ts';
 import { collectDiagnostics, withDiagnostics } from './wait.ts';
 import type { EnvDescriptor } from './env.ts';
+import { alertmanagerClient, webhookClient, type AlertmanagerClient, type WebhookClient } from './alerts.ts';
 
 export interface AttachedEnv {
   descriptor: EnvDescriptor;
@@ -19,6 +20,9 @@ export interface AttachedEnv {
   kubectl: Kubectl;
   prom: PromClient;
   traffic: TrafficClient;
+  /** Webhook receiver: point Sluice's notifications at `${webhook.url}/<path>`. */
+  webhook: WebhookClient;
+  alertmanager: AlertmanagerClient;
   git: {
     /** Base URL of the git HTTP server. */
     url: string;
@@ -71,6 +75,8 @@ export function attach(path?: string): AttachedEnv {
     kubectl,
     prom: promClient(d.prometheus.url),
     traffic: trafficClient(d.traffic.url),
+    webhook: webhookClient(d.webhook.url),
+    alertmanager: alertmanagerClient(d.alertmanager.url),
     git: {
       url: d.git.url,
       createRepo: (name, opts) => createRepo(d.git, name, opts),

@@ -12,6 +12,7 @@ import { makeKubectl, type Kubectl } from './kubectl.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
 import { freePort, log, repoRoot, type ManagedProcess } from './proc.ts';
 import { startTraffic, type TrafficHandle } from './traffic.ts';
+import { startAlertmanager, startWebhookReceiver, type AlertmanagerHandle, type WebhookHandle } from './alerts.ts';
 
 /** Written to `${stateDir}/env.json`; E2E_ENV points test processes at it. */
 export interface EnvDescriptor {
@@ -29,6 +30,10 @@ export interface EnvDescriptor {
   nodes: string[];
   prometheus: { url: string; targetsDir: string; rulesDir: string; alertmanagersDir: string };
   traffic: { url: string; target: string };
+  /** Records every request; Alertmanager posts to `${url}/alertmanager`. */
+  webhook: { url: string };
+  /** Prometheus sends its alerts here. */
+  alertmanager: { url: string };
   git: GitServerInfo;
   /** The owner's control API: POST /apiserver/restart, /prometheus/stop, /prometheus/start. */
   control: { url: string };
@@ -44,6 +49,8 @@ export interface Env {
   git: GitServerHandle;
   prometheus: PrometheusHandle;
   traffic: TrafficHandle;
+  webhook: WebhookHandle;
+  alertmanager: AlertmanagerHandle;
   kubectl: Kubectl;
   /** Seconds it took to start. */
   startSeconds: number;
@@ -145,11 +152,18 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   try {
     // The traffic helper needs the cluster; Prometheus only needs its address.
     const trafficPort = await freePort();
-    const [cluster, git, prometheus] = await settleAll([
+    const [cluster, git, prometheus, { webhook, alertmanager }] = await settleAll([
       startCluster({ stateDir, nodes: opts.nodes }).then((c) => (started.push(c), c)),
       startGitServer({ stateDir }).then((g) => (started.push(g), g)),
       startPrometheus({ stateDir, trafficTargets: [`127.0.0.1:${trafficPort}`] }).then((p) => (started.push(p), p)),
+      startWebhookReceiver({ stateDir }).then(async (webhook) => {
+        started.push(webhook);
+        const alertmanager = await startAlertmanager({ stateDir, webhookUrl: webhook.url });
+        started.push(alertmanager);
+        return { webhook, alertmanager };
+      }),
     ]);
+    prometheus.addAlertmanager('e2e', alertmanager.target);
     const kubectl = makeKubectl(cluster.kubeconfig);
     const [traffic, crds] = await settleAll([
       startTraffic({ kubeconfig: cluster.kubeconfig, stateDir, port: trafficPort, rps: opts.rps }).then(
@@ -164,6 +178,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       ...cluster.processes(),
       git.process,
       prometheus.process(),
+      webhook.process,
+      alertmanager.process,
       traffic.process,
     ];
     const descriptor: EnvDescriptor = {
@@ -184,6 +200,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
         alertmanagersDir: prometheus.alertmanagersDir,
       },
       traffic: { url: traffic.url, target: traffic.target },
+      webhook: { url: webhook.url },
+      alertmanager: { url: alertmanager.url },
       git: { url: git.url, reposDir: git.reposDir, workDir: git.workDir, configFile: git.configFile },
       control: { url: `http://127.0.0.1:${controlPort}` },
       crds,
@@ -202,6 +220,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       git,
       prometheus,
       traffic,
+      webhook,
+      alertmanager,
       kubectl,
       startSeconds,
       async stop(o = {}) {

@@ -151,6 +151,9 @@ scrape_configs:
     `--web.listen-address=127.0.0.1:${port}`,
     '--web.enable-lifecycle',
     '--storage.tsdb.retention.time=6h',
+    // re-send firing alerts every second (default 1m): a first send that found no
+    // Alertmanager yet is retried at once
+    '--rules.alert.resend-delay=1s',
     '--log.level=warn',
   ];
   const logFile = join(opts.stateDir, 'logs', 'prometheus.log');
@@ -173,8 +176,6 @@ scrape_configs:
   await start(false);
   log('prometheus', `ready on ${url}`);
 
-  const writeSd = (file: string, hostPort: string, labels: Record<string, string>) =>
-    writeFileSync(file, JSON.stringify([{ targets: [hostPort], labels }], null, 2));
 
   return {
     ...client,
@@ -186,7 +187,9 @@ scrape_configs:
     addTarget: (job, hostPort, labels = {}) => writeScrapeTarget(targetsDir, job, hostPort, labels),
     removeTarget: (job) => removeScrapeTarget(targetsDir, job),
     addAlertmanager(name, hostPort) {
-      writeSd(join(alertmanagersDir, `${name}.json`), hostPort, {});
+      const tmp = join(alertmanagersDir, `.${name}.json.tmp`);
+      writeFileSync(tmp, JSON.stringify([{ targets: [hostPort] }], null, 2));
+      renameSync(tmp, join(alertmanagersDir, `${name}.json`));
     },
     async stop() {
       await proc?.stop(5000);

@@ -4,7 +4,8 @@
 // the controller process starting.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { attach } from '../harness/attach.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -160,6 +161,34 @@ describe('cluster smoke', () => {
     const viaFile = await env.git.clone(repo, { via: 'file' });
     assert.equal(await viaFile.head(), sha);
     for (const d of [wc.dir, back.dir, viaFile.dir]) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('a Prometheus alert reaches Alertmanager and the webhook receiver', async () => {
+    const id = `smoke-${Date.now().toString(36)}`;
+    const ruleFile = join(env.descriptor.prometheus.rulesDir, `${id}.yml`);
+    writeFileSync(
+      ruleFile,
+      `groups:\n  - name: ${id}\n    rules:\n      - alert: E2ESmoke\n        expr: vector(1)\n        labels: {e2e: ${id}}\n`,
+    );
+    try {
+      await env.prom.reload();
+      const alert = await waitFor(
+        'E2ESmoke alert at the webhook receiver',
+        async () => {
+          const reqs = await env.webhook.requests('/alertmanager');
+          return reqs
+            .flatMap((r) => (r.json?.alerts ?? []) as Array<{ labels: Record<string, string>; status: string }>)
+            .find((a) => a.labels.e2e === id && a.status === 'firing');
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      assert.equal(alert?.labels.alertname, 'E2ESmoke');
+      const active = await env.alertmanager.alerts();
+      assert.ok(active.some((a) => a.labels.e2e === id));
+    } finally {
+      rmSync(ruleFile, { force: true });
+      await env.prom.reload();
+    }
   });
 
   test('the controller process starts and serves health and metrics', async (t) => {
