@@ -6,7 +6,7 @@ import type { AnalysisSupport } from '../src/controller/rollout-reconciler.ts';
 import { kinds, type KubeObject } from '../src/ports/kube.ts';
 import { FakeClock } from './fakes/clock.ts';
 import { FakeCluster } from './fakes/cluster.ts';
-import { FakeKube, mergePatch } from './fakes/kube.ts';
+import { FakeKube } from './fakes/kube.ts';
 
 export const NS = 'default';
 
@@ -33,11 +33,18 @@ export async function startHarness(opts: { analysis?: AnalysisSupport } = {}): P
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const controller = new RolloutController({ kube, clock, logger, ...(opts.analysis ? { analysis: opts.analysis } : {}) });
   await controller.start();
+  const idle = () => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the controller did not go idle in 5s (a hot loop?); last writes: ${kube.writes.slice(-6).join(', ')}`)), 5000);
+    });
+    return Promise.race([controller.queue.idle(), deadline]).finally(() => clearTimeout(timer));
+  };
   const settle = async () => {
     for (let i = 0; i < 500; i++) {
-      await controller.queue.idle();
+      await idle();
       const changed = await cluster.step();
-      await controller.queue.idle();
+      await idle();
       if (!changed && controller.queue.size().queued === 0 && controller.queue.size().processing === 0) return;
     }
     throw new Error('the fake cluster did not settle in 500 rounds (a hot loop?)');
@@ -64,8 +71,7 @@ export async function startHarness(opts: { analysis?: AnalysisSupport } = {}): P
       await settle();
     },
     async patchStatus(name, patch) {
-      const current = get(name);
-      await kube.patch(kinds.rollout, NS, name, { status: mergePatch(current.status, patch) }, { type: 'merge', subresource: 'status' });
+      await kube.patch(kinds.rollout, NS, name, { status: patch }, { type: 'merge', subresource: 'status' });
       await settle();
     },
     async setImage(name, image) {

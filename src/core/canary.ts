@@ -33,7 +33,7 @@ export function planCanary(ctx: Context, canary: CanaryStrategy): void {
   if (ctx.newHash === stableHash) return planSteady(ctx, canary, stable);
 
   const canaryRS = ctx.newRS;
-  setSelector(ctx, canary.canaryService, ctx.newHash);
+  if (!status.abort) setSelector(ctx, canary.canaryService, ctx.newHash);
   const others = scaleDownOthers(ctx, new Set([stableHash, ctx.newHash]));
 
   if (status.abort) return planAbort(ctx, canary, stable, canaryRS);

@@ -87,13 +87,19 @@ export function wakeAt(ctx: Context, time: number): void {
   if (Number.isFinite(time)) ctx.wakeAt.push(time);
 }
 
+/** The last decision about a ReplicaSet's size in a plan wins. */
 export function scale(ctx: Context, rs: ReplicaSet | undefined, replicas: number): void {
-  if (!rs || specReplicas(rs) === replicas) return;
-  ctx.actions.push({ type: 'scaleReplicaSet', name: rs.metadata.name as string, replicas });
+  if (!rs) return;
+  const name = rs.metadata.name as string;
+  ctx.actions = ctx.actions.filter((a) => !(a.type === 'scaleReplicaSet' && a.name === name && !a.annotations));
+  if (specReplicas(rs) === replicas) return;
+  ctx.actions.push({ type: 'scaleReplicaSet', name, replicas });
 }
 
+/** The last decision about a Service's selector in a plan wins. */
 export function setSelector(ctx: Context, service: string | undefined, hash: string): void {
   if (!service) return;
+  ctx.actions = ctx.actions.filter((a) => !(a.type === 'setServiceSelector' && a.service === service));
   const svc = ctx.observed.services[service];
   if (!svc || svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] === hash) return;
   ctx.actions.push({ type: 'setServiceSelector', service, hash });
