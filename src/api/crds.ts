@@ -2,6 +2,7 @@
 import type { CrdDefinition } from './crd.ts';
 import { RolloutSpec, RolloutStatus } from './rollout.ts';
 import { AnalysisRunSpec, AnalysisRunStatus, AnalysisTemplateSpec } from './analysis.ts';
+import { GitSyncSpec, GitSyncStatus } from './git-sync.ts';
 
 export const rolloutCrd: CrdDefinition = {
   kind: 'Rollout',
@@ -59,10 +60,30 @@ export const analysisRunCrd: CrdDefinition = {
   ],
 };
 
+export const gitSyncCrd: CrdDefinition = {
+  kind: 'GitSync',
+  plural: 'gitsyncs',
+  singular: 'gitsync',
+  shortNames: ['gs'],
+  scope: 'Namespaced',
+  spec: GitSyncSpec,
+  status: GitSyncStatus,
+  printerColumns: [
+    { name: 'URL', type: 'string', jsonPath: '.spec.url', priority: 1 },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Commit', type: 'string', jsonPath: '.status.lastSyncedCommit', description: 'Last commit applied in full' },
+    { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
+    { name: 'Next Sync', type: 'date', jsonPath: '.status.nextSyncAt', priority: 1 },
+    { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend', priority: 1 },
+    { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+  ],
+};
+
 /** File name (under crds/) -> definition. */
 export const crdFiles: Record<string, CrdDefinition> = {
   'rollout.yaml': rolloutCrd,
   'analysistemplate.yaml': analysisTemplateCrd,
   'clusteranalysistemplate.yaml': clusterAnalysisTemplateCrd,
   'analysisrun.yaml': analysisRunCrd,
+  'gitsync.yaml': gitSyncCrd,
 };
