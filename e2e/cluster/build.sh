@@ -11,6 +11,11 @@ BIN="$CACHE/cluster-$K8S_VERSION-kwok-$KWOK_VERSION/bin"
 here="$(cd "$(dirname "$0")" && pwd)"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 mkdir -p "$BIN"
+# One build at a time per cache (a second run waits, then finds the binaries).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE/.build.lock"
+  flock 9
+fi
 
 say() { printf '[cluster-build] %s\n' "$*" >&2; }
 need() { for b in "$@"; do [ -x "$BIN/$b" ] || return 0; done; return 1; }
