@@ -10,7 +10,7 @@ import { startCluster, type ClusterHandle } from './cluster.ts';
 import { startGitServer, type GitServerHandle, type GitServerInfo } from './git.ts';
 import { makeKubectl, type Kubectl } from './kubectl.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
-import { freePort, log, repoRoot, type ManagedProcess } from './proc.ts';
+import { freePort, log, onShutdown, repoRoot, stopAll, type ManagedProcess } from './proc.ts';
 import { startTraffic, type TrafficHandle } from './traffic.ts';
 import { startAlertmanager, startWebhookReceiver, type AlertmanagerHandle, type WebhookHandle } from './alerts.ts';
 
@@ -143,6 +143,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
   log('env', `state dir ${stateDir}`);
 
   let env: Env | undefined;
+  // Ctrl-C while starting: stop what runs, then remove the state dir (once
+  // started, the owner's env.stop() does this)
+  onShutdown(async () => {
+    if (env) return;
+    await stopAll(3000);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
   const started: Array<{ stop(): Promise<unknown> }> = [];
   const controlPort = await freePort();
   const control = await startControlServer(() => env, controlPort);
@@ -212,7 +219,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     const startSeconds = (Date.now() - t0) / 1000;
     log('env', `ready in ${startSeconds.toFixed(1)}s; descriptor ${descriptorPath}`);
 
-    let stopped = false;
+    // one stop, whoever asks first (the runner's main path and its SIGINT hook can both ask)
+    let stopping: Promise<{ logsKeptAt?: string }> | undefined;
     env = {
       descriptor,
       descriptorPath,
@@ -224,30 +232,32 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
       alertmanager,
       kubectl,
       startSeconds,
-      async stop(o = {}) {
-        if (stopped) return {};
-        stopped = true;
-        const t = Date.now();
-        for (const s of [...started].reverse()) {
-          try {
-            await s.stop();
-          } catch (err) {
-            log('env', `stop failed: ${(err as Error).message}`);
-          }
-        }
-        let logsKeptAt: string | undefined;
-        if (o.keepStateDir) {
-          logsKeptAt = join(stateDir, 'logs');
-        } else {
-          if (o.keepLogs) {
-            logsKeptAt = mkdtempSync(join(tmpdir(), 'sluice-e2e-logs-'));
-            cpSync(join(stateDir, 'logs'), logsKeptAt, { recursive: true });
-          }
-          rmSync(stateDir, { recursive: true, force: true });
-        }
-        log('env', `stopped in ${((Date.now() - t) / 1000).toFixed(1)}s${logsKeptAt ? `; logs kept in ${logsKeptAt}` : ''}`);
-        return { logsKeptAt };
+      stop(o = {}) {
+        stopping ??= doStop(o);
+        return stopping;
       },
+    };
+    const doStop = async (o: { keepLogs?: boolean; keepStateDir?: boolean }) => {
+      const t = Date.now();
+      for (const s of [...started].reverse()) {
+        try {
+          await s.stop();
+        } catch (err) {
+          log('env', `stop failed: ${(err as Error).message}`);
+        }
+      }
+      let logsKeptAt: string | undefined;
+      if (o.keepStateDir) {
+        logsKeptAt = join(stateDir, 'logs');
+      } else {
+        if (o.keepLogs) {
+          logsKeptAt = mkdtempSync(join(tmpdir(), 'sluice-e2e-logs-'));
+          cpSync(join(stateDir, 'logs'), logsKeptAt, { recursive: true });
+        }
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+      log('env', `stopped in ${((Date.now() - t) / 1000).toFixed(1)}s${logsKeptAt ? `; logs kept in ${logsKeptAt}` : ''}`);
+      return { logsKeptAt };
     };
     return env;
   } catch (err) {
