@@ -1,0 +1,72 @@
+// Metrics providers keyed by type. An unknown type is an error naming the supported ones,
+// never a quiet fallback to Prometheus.
+import type { MetricProvider } from '../../api/analysis.ts';
+import { decodeSecret, type SecretData } from '../../core/analysis-args.ts';
+import { kinds, type KubeClient } from '../../ports/kube.ts';
+import type { MetricsProviderFactory, ProviderResult } from '../../ports/metrics.ts';
+import { prometheusHeaders, secretNamesOfPrometheus } from './headers.ts';
+import { PrometheusProvider } from './prometheus.ts';
+
+export interface MetricsFactoryDeps {
+  /** Reads the Secrets named by auth and headers. */
+  kube: Pick<KubeClient, 'get'>;
+}
+
+type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) => Promise<ProviderResult>;
+
+const builders: Record<string, Builder> = {
+  prometheus: async (config, namespace, deps) => {
+    const spec = config as NonNullable<MetricProvider['prometheus']>;
+    const secrets = await readSecrets(deps.kube, namespace, secretNamesOfPrometheus(spec));
+    if (!secrets.ok) return { ok: false, error: { kind: 'config', message: secrets.error } };
+    const headers = prometheusHeaders(spec, secrets.value, namespace);
+    if (!headers.ok) return { ok: false, error: { kind: 'config', message: headers.error } };
+    return { ok: true, provider: new PrometheusProvider({ address: spec.address, headers: headers.value }) };
+  },
+};
+
+export const SUPPORTED_PROVIDERS: readonly string[] = Object.keys(builders);
+
+export function createMetricsProviderFactory(deps: MetricsFactoryDeps): MetricsProviderFactory {
+  return {
+    async forMetric(provider, namespace) {
+      const types = Object.entries(provider as Record<string, unknown>).filter(([, v]) => v !== undefined && v !== null);
+      if (types.length !== 1) {
+        const what = types.length === 0 ? 'no provider set' : `more than one provider set (${types.map(([k]) => k).join(', ')})`;
+        return { ok: false, error: { kind: 'config', message: `${what}; supported: ${SUPPORTED_PROVIDERS.join(', ')}` } };
+      }
+      const [type, config] = types[0] as [string, unknown];
+      const build = Object.hasOwn(builders, type) ? builders[type] : undefined;
+      if (!build) return { ok: false, error: { kind: 'config', message: `unknown metrics provider "${type}"; supported: ${SUPPORTED_PROVIDERS.join(', ')}` } };
+      try {
+        return await build(config, namespace, deps);
+      } catch (err) {
+        return { ok: false, error: { kind: 'config', message: `${type}: ${(err as Error).message}` } };
+      }
+    },
+  };
+}
+
+/**
+ * Reads Secrets by name into SecretData (a missing Secret maps to undefined, so that the
+ * lookup can name it). Other API errors are returned as an error.
+ */
+export async function readSecrets(kube: Pick<KubeClient, 'get'>, namespace: string, names: readonly string[]): Promise<{ ok: true; value: SecretData } | { ok: false; error: string }> {
+  const out = new Map<string, Record<string, string> | undefined>();
+  for (const name of new Set(names)) {
+    let obj: unknown;
+    try {
+      obj = await kube.get(kinds.secret, namespace, name);
+    } catch (err) {
+      return { ok: false, error: `cannot read Secret ${namespace}/${name}: ${(err as Error).message}` };
+    }
+    if (obj === undefined) {
+      out.set(name, undefined);
+      continue;
+    }
+    const decoded = decodeSecret(obj);
+    if (!decoded.ok) return { ok: false, error: `Secret ${namespace}/${name}: ${decoded.error}` };
+    out.set(name, decoded.value);
+  }
+  return { ok: true, value: out };
+}
