@@ -45,13 +45,13 @@ export type LabelSelector = z.infer<typeof LabelSelector>;
  */
 export const DURATION_PATTERN = '^([0-9]+|([0-9]+(\\.[0-9]+)?(ms|s|m|h))+)$';
 export const Duration = z
-  .union([z.number().int().min(0), z.string().regex(new RegExp(DURATION_PATTERN), 'must be a duration like 30s, 5m, 1h30m or whole seconds')])
+  .union([z.number().int().min(0), z.string().max(32).regex(new RegExp(DURATION_PATTERN), 'must be a duration like 30s, 5m, 1h30m or whole seconds')])
   .meta({ 'x-kubernetes-int-or-string': true });
 export type Duration = z.infer<typeof Duration>;
 
 /** A count or a percentage such as "25%". */
 export const IntOrPercent = z
-  .union([z.number().int().min(0), z.string().regex(/^[0-9]+%$/, 'must be a whole number or a percentage like 25%')])
+  .union([z.number().int().min(0), z.string().max(5).regex(/^[0-9]+%$/, 'must be a whole number or a percentage like 25%')])
   .meta({ 'x-kubernetes-int-or-string': true });
 export type IntOrPercent = z.infer<typeof IntOrPercent>;
 

@@ -55,7 +55,7 @@ export const CanaryStep = z.object({
 export type CanaryStep = z.infer<typeof CanaryStep>;
 
 export const CanaryStrategy = z.object({
-  steps: z.array(CanaryStep).optional(),
+  steps: z.array(CanaryStep).max(100).optional(),
   stableService: z.string().optional().describe('Service whose selector is pinned to the stable pod-template hash'),
   canaryService: z.string().optional().describe('Service whose selector is pinned to the canary pod-template hash'),
   maxSurge: IntOrPercent.optional(),

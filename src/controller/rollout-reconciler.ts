@@ -100,12 +100,15 @@ export class RolloutReconciler {
       await this.act(rollout, finalizer, log);
       return {};
     }
-    for (const action of result.actions) await this.act(rollout, action, log);
+    for (const action of result.actions) if (action.type !== 'event') await this.act(rollout, action, log);
     const statusChanged = stableStringify(result.status) !== stableStringify(rollout.status ?? {});
     if (statusChanged && !rollout.metadata.deletionTimestamp) {
+      // Events describe a status transition: record them only once that transition is written,
+      // so a reconcile on a stale cache (whose write is refused) does not repeat them.
       if (!(await this.writeStatus(raw, result.status))) return { requeueAfterMs: 0 };
       log.info({ phase: result.status.phase, step: result.status.currentStepIndex, desiredWeight: result.status.desiredWeight, actualWeight: result.status.actualWeight, message: result.status.message }, 'Status updated');
     }
+    for (const action of result.actions) if (action.type === 'event') await this.act(rollout, action, log);
     this.deps.onPlanned?.(rollout, result, performance.now() - started);
     return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
   }

@@ -1,0 +1,89 @@
+// The only place that wires configuration, adapters and controllers together.
+import http from 'node:http';
+import pino from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
+import { loadConfig } from './config.ts';
+import { RolloutController } from './controller/rollout-controller.ts';
+import { systemClock } from './ports/clock.ts';
+
+const PHASES = ['Healthy', 'Progressing', 'Paused', 'Degraded'] as const;
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.argv.slice(2), process.env);
+  const logger = pino({ level: config.logLevel, base: { component: 'sluice' } });
+  const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
+  const kube = new RestKubeClient(kubeConfig, { userAgent: 'sluice-controller' });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  const reconcileSeconds = new Histogram({ name: 'sluice_reconcile_duration_seconds', help: 'Time to observe, plan and act for one Rollout', registers: [registry], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
+  const reconcileErrors = new Counter({ name: 'sluice_reconcile_errors_total', help: 'Reconciles that failed and were retried with backoff', registers: [registry] });
+  const phase = new Gauge({ name: 'sluice_rollout_phase', help: '1 for the phase a Rollout is in', labelNames: ['namespace', 'rollout', 'phase'], registers: [registry] });
+  const weight = new Gauge({ name: 'sluice_rollout_weight', help: 'Canary weight, desired and actual', labelNames: ['namespace', 'rollout', 'kind'], registers: [registry] });
+  const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
+
+  const controller = new RolloutController({
+    kube,
+    clock: systemClock,
+    logger,
+    workers: config.workers,
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+    onError: () => reconcileErrors.inc(),
+    onPlanned: (rollout, plan, ms) => {
+      const labels = { namespace: rollout.metadata.namespace ?? '', rollout: rollout.metadata.name ?? '' };
+      reconcileSeconds.observe(ms / 1000);
+      for (const p of PHASES) phase.set({ ...labels, phase: p }, plan.status.phase === p ? 1 : 0);
+      weight.set({ ...labels, kind: 'desired' }, plan.status.desiredWeight ?? 0);
+      weight.set({ ...labels, kind: 'actual' }, plan.status.actualWeight ?? 0);
+      step.set(labels, plan.status.currentStepIndex ?? 0);
+    },
+  });
+
+  let ready = false;
+  const servers = [
+    serve(config.metricsAddr, async (_req, res) => {
+      res.setHeader('Content-Type', registry.contentType);
+      res.end(await registry.metrics());
+    }),
+    serve(config.healthAddr, (req, res) => {
+      const ok = req.url === '/healthz' || ready;
+      res.statusCode = ok ? 200 : 503;
+      res.end(ok ? 'ok' : 'not ready');
+    }),
+  ];
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'Shutting down');
+    await controller.stop();
+    for (const s of servers) s.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  const server = kubeConfig.getCurrentCluster()?.server;
+  logger.info({ server, namespace: config.namespace ?? '(all)', metrics: config.metricsAddr, health: config.healthAddr }, 'Starting Sluice controller');
+  await controller.start();
+  ready = true;
+  logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
+}
+
+function serve(address: string, handler: http.RequestListener): http.Server {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i) || '0.0.0.0';
+  const port = Number(address.slice(i + 1));
+  const server = http.createServer((req, res) => {
+    Promise.resolve(handler(req, res)).catch((err: unknown) => {
+      res.statusCode = 500;
+      res.end(String(err));
+    });
+  });
+  server.listen(port, host);
+  return server;
+}
+
+main().catch((err: unknown) => {
+  console.error(`sluice: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
