@@ -100,14 +100,16 @@ export function isManifestPath(path: string): boolean {
  * Splits a YAML stream at document markers (`---` / `...` at the start of a line, as the
  * YAML spec defines them), keeping each part's first line so errors can point at a line.
  */
-export function splitDocuments(text: string): Array<{ text: string; line: number }> {
+export function splitDocuments(text: string): Array<{ text: string; start: number; line: number }> {
   const lines = text.split('\n');
-  const parts: Array<{ text: string; line: number }> = [];
+  const parts: Array<{ text: string; start: number; line: number }> = [];
   let start = 0;
   const flush = (end: number) => {
     const chunk = lines.slice(start, end);
-    if (chunk.every(isFiller)) return; // nothing but a marker, comments and blank lines
-    parts.push({ text: chunk.join('\n'), line: start + 1 });
+    const first = chunk.findIndex((l) => !isFiller(l));
+    if (first < 0) return; // nothing but a marker, comments and blank lines
+    // `start`: the part's first line (errors count from it); `line`: its first line of content.
+    parts.push({ text: chunk.join('\n'), start: start + 1, line: start + first + 1 });
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
@@ -139,8 +141,8 @@ export const GenericManifest = z.looseObject({
     {
       name: ManifestName,
       namespace: z.string().min(1).optional(),
-      labels: z.record(z.string(), z.string(), { error: 'metadata.labels values must be strings' }).optional(),
-      annotations: z.record(z.string(), z.string(), { error: 'metadata.annotations values must be strings (quote numbers and booleans)' }).optional(),
+      labels: z.record(z.string(), z.string({ error: 'must be a string (quote numbers and booleans)' })).optional(),
+      annotations: z.record(z.string(), z.string({ error: 'must be a string (quote numbers and booleans)' })).optional(),
     },
     { error: 'metadata is required (with at least a name)' },
   ),
@@ -181,7 +183,7 @@ export function parseManifestFile(file: SourceFile): { manifests: Manifest[]; pr
     try {
       values = loadAll(part.text, YAML_OPTIONS);
     } catch (err) {
-      problems.push(yamlProblem(err, file.path, position.document, part.line));
+      problems.push(yamlProblem(err, file.path, position.document, part.start));
       return;
     }
     for (const value of values) pushDocument(value, position, manifests, problems);
