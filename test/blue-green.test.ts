@@ -1,0 +1,150 @@
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kinds } from '../src/ports/kube.ts';
+import { blueGreenRollout, NS, service, startHarness, type Harness } from './harness.ts';
+
+const selectorOf = (h: Harness, name: string) => (h.kube.peek(kinds.service, NS, name) as any).spec.selector['rollouts-pod-template-hash'];
+const sizes = (h: Harness) => Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas]));
+
+describe('blue-green by Service selectors', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.service, service('app-preview'));
+  });
+  afterEach(() => h.stop());
+
+  async function create(strategy: Record<string, unknown>) {
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', previewService: 'app-preview', ...strategy }, { replicas: 4 }));
+    await h.settle();
+  }
+
+  test('preview first, promote by a person, old revision scaled down after the delay', async () => {
+    await create({ autoPromotionEnabled: false, scaleDownDelaySeconds: 30 });
+    const v1 = h.rollout().status.stableRS;
+    assert.equal(selectorOf(h, 'app-active'), v1);
+    await h.setImage('app', 'example/app:v2');
+    let r = h.rollout();
+    assert.equal(r.status.phase, 'Paused');
+    assert.equal(selectorOf(h, 'app-active'), v1, 'active stays on the old revision');
+    assert.equal(selectorOf(h, 'app-preview'), r.status.currentPodHash, 'preview sees the new revision');
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 4 });
+
+    await h.patchStatus('app', { pauseConditions: null });
+    r = h.rollout();
+    assert.equal(selectorOf(h, 'app-active'), r.status.currentPodHash);
+    assert.equal(r.status.stableRS, r.status.currentPodHash);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 4 }, 'old revision kept during scaleDownDelaySeconds');
+    await h.advance(29_000);
+    assert.equal(sizes(h)['example/app:v1'], 4);
+    await h.advance(1_000);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 0, 'example/app:v2': 4 });
+    assert.equal(h.rollout().status.phase, 'Healthy');
+  });
+
+  test('auto-promotion after autoPromotionSeconds, with a smaller preview', async () => {
+    await create({ autoPromotionSeconds: 20, previewReplicaCount: 1 });
+    const v1 = h.rollout().status.stableRS;
+    await h.setImage('app', 'example/app:v2');
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 1 });
+    assert.match(h.rollout().status.message ?? '', /auto-promotion in 20s/);
+    await h.advance(19_000);
+    assert.equal(selectorOf(h, 'app-active'), v1);
+    await h.advance(1_000);
+    const r = h.rollout();
+    assert.equal(selectorOf(h, 'app-active'), r.status.currentPodHash, 'switched only after scaling to the full count');
+    assert.equal(sizes(h)['example/app:v2'], 4);
+  });
+
+  test('the active Service is never switched to a revision that is not fully available', async () => {
+    await create({});
+    const v1 = h.rollout().status.stableRS;
+    h.cluster.neverReady.add('example/app:broken');
+    await h.setImage('app', 'example/app:broken');
+    await h.advance(60_000);
+    assert.equal(selectorOf(h, 'app-active'), v1);
+    assert.equal(h.rollout().status.phase, 'Progressing');
+  });
+
+  test('abort keeps the active Service on stable and scales the new revision to zero', async () => {
+    await create({ autoPromotionEnabled: false });
+    const v1 = h.rollout().status.stableRS;
+    await h.setImage('app', 'example/app:v2');
+    await h.patchStatus('app', { abort: true });
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Degraded');
+    assert.equal(selectorOf(h, 'app-active'), v1);
+    assert.equal(selectorOf(h, 'app-preview'), v1);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 0 });
+  });
+});
+
+describe('invalid and deleted Rollouts', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.stop());
+
+  test('a missing Service is a clear condition, retried slowly, and the Rollout recovers when it appears', async () => {
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'missing-svc' }));
+    await h.settle();
+    let r = h.rollout();
+    assert.equal(r.status.phase, 'Degraded');
+    assert.match(r.status.message ?? '', /Service "missing-svc" not found/);
+    assert.equal(r.status.conditions?.find((c) => c.type === 'InvalidSpec')?.status, 'True');
+    assert.equal(h.replicaSets().length, 0, 'nothing is created for an invalid spec');
+    await h.kube.create(kinds.service, service('missing-svc'));
+    await h.settle();
+    r = h.rollout();
+    assert.equal(r.status.phase, 'Healthy');
+    assert.equal(r.status.conditions?.find((c) => c.type === 'InvalidSpec'), undefined);
+  });
+
+  test('a selector that does not match the template labels is rejected with the reason', async () => {
+    const obj = blueGreenRollout({ activeService: 'x' }) as any;
+    obj.spec.selector = { matchLabels: { app: 'other' } };
+    await h.kube.create(kinds.service, service('x'));
+    await h.kube.create(kinds.rollout, obj);
+    await h.settle();
+    assert.match(h.rollout().status.message ?? '', /selector does not match spec.template.metadata.labels/);
+  });
+
+  test('one invalid Rollout does not stop another', async () => {
+    await h.kube.create(kinds.service, service('ok-active'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'missing' }, {}, 'bad'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'ok-active' }, {}, 'good'));
+    await h.settle();
+    assert.equal(h.rollout('bad').status.phase, 'Degraded');
+    assert.equal(h.rollout('good').status.phase, 'Healthy');
+  });
+
+  test('deleting a Rollout removes the hash from Service selectors, then its ReplicaSets and pods go', async () => {
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }));
+    await h.settle();
+    assert.ok(selectorOf(h, 'app-active'));
+    await h.kube.delete(kinds.rollout, NS, 'app');
+    await h.settle();
+    assert.equal(h.kube.peek(kinds.rollout, NS, 'app'), undefined);
+    assert.deepEqual((h.kube.peek(kinds.service, NS, 'app-active') as any).spec.selector, { app: 'app' });
+    assert.equal(h.kube.all(kinds.replicaSet, NS).length, 0);
+    assert.equal(h.kube.all(kinds.pod, NS).length, 0);
+  });
+
+  test('restart recreates pods created before restartAt, and records it', async () => {
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }, { replicas: 4 }));
+    await h.settle();
+    const before = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
+    await h.advance(1000);
+    const at = h.clock.now().toISOString();
+    await h.patchSpec('app', { restartAt: at });
+    const after = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
+    assert.equal(after.length, 4);
+    assert.equal(after.filter((n) => before.includes(n)).length, 0, 'every old pod was replaced');
+    assert.equal(h.rollout().status.restartedAt, at);
+    assert.equal(h.rollout().status.phase, 'Healthy');
+  });
+});
