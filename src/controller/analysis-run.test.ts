@@ -250,4 +250,15 @@ describe('reconcileAnalysisRun', () => {
     await assert.rejects(s.reconcile(), /injected 500/);
     assert.deepEqual(await s.reconcile(), { statusChanged: true, phase: 'Successful' });
   });
+
+  test('a stale copy cannot overwrite a newer verdict: the write conflicts and the queue retries', async () => {
+    const s = setup({ metrics: [metric({ interval: '30s', count: 5 })] }, () => vector(0.23));
+    await s.create();
+    const stale = s.current() as KubeObject;
+    assert.equal((await s.reconcile()).phase, 'Failed');
+    s.metrics.next = () => vector(0.01);
+    await assert.rejects(reconcileAnalysisRun(stale, s.deps), /modified/);
+    assert.equal(s.current()?.status?.phase, 'Failed');
+    assert.deepEqual(await s.reconcile(), { statusChanged: false, phase: 'Failed' });
+  });
 });

@@ -51,7 +51,8 @@ export interface AnalysisRunReconcileResult {
  * Bad input never throws: an object that is not a valid AnalysisRun, an invalid condition, an
  * arg without a value end the run as Error with a message naming the problem; Prometheus being
  * down, slow or wrong, or a missing Secret, are error measurements. Only a failed status write
- * (an API error) rejects, so that the queue backs off and retries.
+ * (an API error, or a conflict because `obj` was stale) rejects, so that the queue backs off and
+ * retries.
  */
 export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDeps): Promise<AnalysisRunReconcileResult> {
   const namespace = obj.metadata?.namespace;
@@ -70,7 +71,7 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
     if (isCompleted(current.phase)) return { statusChanged: false, phase: current.phase as AnalysisPhase };
     const status = invalidRunStatus({ status: current }, `invalid AnalysisRun: ${issues}`, deps.clock.now());
     deps.logger.warn({ ...log, issues }, 'Invalid AnalysisRun');
-    return { statusChanged: await writeStatus(deps, namespace, name, current, status), phase: 'Error' };
+    return { statusChanged: await writeStatus(deps, obj, current, status), phase: 'Error' };
   }
   const run = parsed.data;
   const previous = run.status ?? {};
@@ -87,7 +88,7 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
     ];
     const status = invalidRunStatus(run, `invalid analysis: ${problems.join('; ')}`, deps.clock.now());
     deps.logger.warn({ ...log, problems }, 'Invalid analysis');
-    return { statusChanged: await writeStatus(deps, namespace, name, previous, status), phase: 'Error' };
+    return { statusChanged: await writeStatus(deps, obj, previous, status), phase: 'Error' };
   }
 
   const now = deps.clock.now();
@@ -101,7 +102,7 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
   }
 
   const update = calculateRunStatus(run, compiled.value, measurements, deps.clock.now());
-  const changed = await writeStatus(deps, namespace, name, previous, update.status);
+  const changed = await writeStatus(deps, obj, previous, update.status);
   if (changed && update.status.phase !== previous.phase) {
     deps.logger.info({ ...log, phase: update.status.phase, message: update.status.message }, 'AnalysisRun phase changed');
   }
@@ -187,12 +188,19 @@ function currentStatus(obj: KubeObject): AnalysisRunStatus {
   return typeof status === 'object' && status !== null && !Array.isArray(status) ? (status as AnalysisRunStatus) : {};
 }
 
-/** One merge patch of the status subresource when it changed (keys that disappeared are set to null). */
-async function writeStatus(deps: AnalysisRunDeps, namespace: string, name: string, before: AnalysisRunStatus, after: AnalysisRunStatus): Promise<boolean> {
+/**
+ * One merge patch of the status subresource when it changed (keys that disappeared are set to
+ * null). The patch carries the resourceVersion that was read: a status computed from a stale
+ * copy (an informer that has not seen the last write yet) is refused with a conflict instead of
+ * overwriting a newer verdict, and the queue retries with the fresh object.
+ */
+async function writeStatus(deps: AnalysisRunDeps, run: KubeObject, before: AnalysisRunStatus, after: AnalysisRunStatus): Promise<boolean> {
   if (stableJson(before) === stableJson(after)) return false;
   const patch: Record<string, unknown> = { ...after };
   for (const key of Object.keys(before)) if (!(key in after)) patch[key] = null;
-  await deps.kube.patch(kinds.analysisRun, namespace, name, { status: patch }, { type: 'merge', subresource: 'status' });
+  const resourceVersion = run.metadata?.resourceVersion;
+  const body = { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status: patch };
+  await deps.kube.patch(kinds.analysisRun, run.metadata?.namespace, run.metadata?.name as string, body, { type: 'merge', subresource: 'status' });
   return true;
 }
 
