@@ -4,8 +4,11 @@ import pino from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
 import { loadConfig } from './config.ts';
+import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
+import { AnalysisController } from './controller/analysis-controller.ts';
 import { RolloutController } from './controller/rollout-controller.ts';
 import { systemClock } from './ports/clock.ts';
+import { kinds } from './ports/kube.ts';
 
 const PHASES = ['Healthy', 'Progressing', 'Paused', 'Degraded'] as const;
 
@@ -23,10 +26,22 @@ async function main(): Promise<void> {
   const weight = new Gauge({ name: 'sluice_rollout_weight', help: 'Canary weight, desired and actual', labelNames: ['namespace', 'rollout', 'kind'], registers: [registry] });
   const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
 
+  const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
+  const analysis = new AnalysisController({
+    kube,
+    clock: systemClock,
+    logger,
+    metrics: createMetricsProviderFactory({ kube }),
+    runs: analysisRuns,
+    workers: config.workers,
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+  });
   const controller = new RolloutController({
     kube,
     clock: systemClock,
     logger,
+    analysis,
+    analysisRuns,
     workers: config.workers,
     ...(config.namespace ? { namespace: config.namespace } : {}),
     onError: () => reconcileErrors.inc(),
@@ -56,6 +71,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Shutting down');
     await controller.stop();
+    await analysis.stop();
     for (const s of servers) s.close();
     process.exit(0);
   };
@@ -65,6 +81,7 @@ async function main(): Promise<void> {
   const server = kubeConfig.getCurrentCluster()?.server;
   logger.info({ server, namespace: config.namespace ?? '(all)', metrics: config.metricsAddr, health: config.healthAddr }, 'Starting Sluice controller');
   await controller.start();
+  await analysis.start();
   ready = true;
   logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
 }

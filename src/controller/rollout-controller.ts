@@ -16,6 +16,8 @@ export interface RolloutControllerOptions {
   namespace?: string;
   workers?: number;
   analysis?: AnalysisSupport;
+  /** A shared AnalysisRun cache (the analysis controller watches the same objects). */
+  analysisRuns?: Informer;
   onPlanned?: (rollout: Rollout, plan: Plan, durationMs: number) => void;
   onError?: (key: string, err: unknown) => void;
 }
@@ -37,7 +39,7 @@ export class RolloutController {
       replicaSets: kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
       pods: kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
       services: kube.informer(kinds.service, scope),
-      analysisRuns: kube.informer(kinds.analysisRun, scope),
+      analysisRuns: opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope),
     };
     const reconciler = new RolloutReconciler({
       kube,
