@@ -2,11 +2,12 @@
 import pino from 'pino';
 import type { Rollout, RolloutStatus } from '../src/api/rollout.ts';
 import { RolloutController } from '../src/controller/rollout-controller.ts';
-import type { AnalysisSupport } from '../src/controller/rollout-reconciler.ts';
+import { AnalysisController } from '../src/controller/analysis-controller.ts';
 import { kinds, type KubeObject } from '../src/ports/kube.ts';
 import { FakeClock } from './fakes/clock.ts';
 import { FakeCluster } from './fakes/cluster.ts';
 import { FakeKube } from './fakes/kube.ts';
+import { FakeMetrics } from './fakes/metrics.ts';
 
 export const NS = 'default';
 
@@ -15,6 +16,8 @@ export interface Harness {
   clock: FakeClock;
   cluster: FakeCluster;
   controller: RolloutController;
+  metrics: FakeMetrics;
+  analysis: AnalysisController;
   settle(): Promise<void>;
   advance(ms: number): Promise<void>;
   rollout(name?: string): Rollout & { status: RolloutStatus };
@@ -26,26 +29,40 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { analysis?: AnalysisSupport } = {}): Promise<Harness> {
+export async function startHarness(): Promise<Harness> {
   const clock = new FakeClock();
   const kube = new FakeKube({ now: () => clock.now() });
   const cluster = new FakeCluster(kube);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const controller = new RolloutController({ kube, clock, logger, ...(opts.analysis ? { analysis: opts.analysis } : {}) });
+  const metrics = new FakeMetrics();
+  const analysisRuns = kube.informer(kinds.analysisRun);
+  const analysis = new AnalysisController({ kube, clock, logger, metrics, runs: analysisRuns });
+  const controller = new RolloutController({ kube, clock, logger, analysis, analysisRuns });
   await controller.start();
+  await analysis.start();
   const idle = () => {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the controller did not go idle in 5s (a hot loop?); last writes: ${kube.writes.slice(-6).join(', ')}`)), 5000);
     });
-    return Promise.race([controller.queue.idle(), deadline]).finally(() => clearTimeout(timer));
+    const both = async () => {
+      // Each queue can wake the other; idle means both are idle at the same time.
+      for (let i = 0; i < 100; i++) {
+        await controller.queue.idle();
+        await analysis.queue.idle();
+        const a = controller.queue.size();
+        const b = analysis.queue.size();
+        if (a.queued + a.processing + b.queued + b.processing === 0) return;
+      }
+    };
+    return Promise.race([both(), deadline]).finally(() => clearTimeout(timer));
   };
   const settle = async () => {
     for (let i = 0; i < 500; i++) {
       await idle();
       const changed = await cluster.step();
       await idle();
-      if (!changed && controller.queue.size().queued === 0 && controller.queue.size().processing === 0) return;
+      if (!changed) return;
     }
     throw new Error('the fake cluster did not settle in 500 rounds (a hot loop?)');
   };
@@ -60,6 +77,8 @@ export async function startHarness(opts: { analysis?: AnalysisSupport } = {}): P
     clock,
     cluster,
     controller,
+    metrics,
+    analysis,
     settle,
     async advance(ms) {
       clock.advance(ms);
@@ -97,6 +116,7 @@ export async function startHarness(opts: { analysis?: AnalysisSupport } = {}): P
     },
     async stop() {
       await controller.stop();
+      await analysis.stop();
     },
   };
 }
