@@ -124,7 +124,7 @@ export class CliGitClient implements GitClient {
     ];
   }
 
-  private async git_(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: Buffer | string; maxStdoutBytes?: number }): Promise<RunResult> {
+  private async runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: Buffer | string; maxStdoutBytes?: number }): Promise<RunResult> {
     try {
       return await run(this.git, [...this.baseConfig(), ...args], {
         env: { ...this.baseEnv(), ...opts.env },
@@ -148,7 +148,7 @@ export class CliGitClient implements GitClient {
       try {
         const refName = describeRef(req.ref);
         if (req.ref.commit) {
-          const have = await this.git_(['-C', dir, 'cat-file', '-e', `${req.ref.commit}^{commit}`], { timeoutMs: req.timeoutMs });
+          const have = await this.runGit(['-C', dir, 'cat-file', '-e', `${req.ref.commit}^{commit}`], { timeoutMs: req.timeoutMs });
           if (have.code === 0) return { commit: req.ref.commit, resolvedRef: req.ref.commit };
         }
         const refspec = req.ref.branch
@@ -159,21 +159,21 @@ export class CliGitClient implements GitClient {
               ? `+${req.ref.commit}:${FETCH_REF}`
               : `+HEAD:${FETCH_REF}`;
         const fetchArgs = ['-C', dir, ...this.authConfig(req.auth), 'fetch', '--no-tags', '--no-recurse-submodules', '--quiet', '--', req.url, refspec];
-        let result = await this.git_(fetchArgs, { env, timeoutMs: req.timeoutMs });
+        let result = await this.runGit(fetchArgs, { env, timeoutMs: req.timeoutMs });
         if (result.code !== 0 && req.ref.commit && classifyFailure(result) === 'RefNotFound') {
           // Servers that refuse fetching a commit by id: fetch every branch and tag, then look for it.
-          result = await this.git_(
+          result = await this.runGit(
             ['-C', dir, ...this.authConfig(req.auth), 'fetch', '--no-tags', '--quiet', '--', req.url, '+refs/heads/*:refs/sluice/heads/*', '+refs/tags/*:refs/sluice/tags/*'],
             { env, timeoutMs: req.timeoutMs },
           );
           if (result.code === 0) {
-            const have = await this.git_(['-C', dir, 'cat-file', '-e', `${req.ref.commit}^{commit}`], { timeoutMs: req.timeoutMs });
+            const have = await this.runGit(['-C', dir, 'cat-file', '-e', `${req.ref.commit}^{commit}`], { timeoutMs: req.timeoutMs });
             if (have.code !== 0) throw new GitError('RefNotFound', `commit ${req.ref.commit} is not in any branch or tag of ${req.url}`);
             return { commit: req.ref.commit, resolvedRef: req.ref.commit };
           }
         }
         if (result.code !== 0) throw fetchError(result, req.url, refName, secrets, req.timeoutMs);
-        const parsed = await this.git_(['-C', dir, 'rev-parse', '--verify', '--quiet', `${FETCH_REF}^{commit}`], { timeoutMs: req.timeoutMs });
+        const parsed = await this.runGit(['-C', dir, 'rev-parse', '--verify', '--quiet', `${FETCH_REF}^{commit}`], { timeoutMs: req.timeoutMs });
         const commit = parsed.stdout.toString('utf8').trim();
         if (parsed.code !== 0 || !/^[0-9a-f]{40,64}$/.test(commit)) {
           throw new GitError('RefNotFound', `${refName} of ${req.url} does not point to a commit`);
@@ -193,7 +193,7 @@ export class CliGitClient implements GitClient {
     // New, or the URL changed: start from an empty repository so nothing of the old remote is trusted.
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const init = await this.git_(['init', '--bare', '--quiet', '--template=', dir], { timeoutMs });
+    const init = await this.runGit(['init', '--bare', '--quiet', '--template=', dir], { timeoutMs });
     if (init.code !== 0) throw new GitError('GitFailed', `cannot create the repository cache: ${firstLines(init.stderr, [])}`);
     await writeFile(marker, url);
     return dir;
@@ -299,7 +299,7 @@ export class CliGitClient implements GitClient {
 
   /** @internal for TreeReader */
   exec(args: string[], timeoutMs: number, input?: Buffer | string, maxStdoutBytes?: number): Promise<RunResult> {
-    return this.git_(args, { timeoutMs, ...(input !== undefined ? { input } : {}), ...(maxStdoutBytes !== undefined ? { maxStdoutBytes } : {}) });
+    return this.runGit(args, { timeoutMs, ...(input !== undefined ? { input } : {}), ...(maxStdoutBytes !== undefined ? { maxStdoutBytes } : {}) });
   }
 }
 
