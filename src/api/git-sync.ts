@@ -9,7 +9,7 @@
 // - A GitSync may touch only its own namespace unless the controller allows more
 //   (see GitSyncPolicy in src/core/gitops.ts); cluster-scoped objects are refused by default.
 // - Cron expressions (schedule, sync windows) use node-cron's grammar with five fields
-//   (minute hour day-of-month month day-of-week) and are evaluated in UTC.
+//   (minute hour day-of-month month day-of-week), read in spec.timeZone (default UTC).
 import { z } from 'zod';
 import { Condition, Duration, ObjectMeta } from './meta.ts';
 
@@ -52,7 +52,7 @@ export type GitRef = z.infer<typeof GitRef>;
 
 export const SyncWindow = z.object({
   kind: z.enum(['allow', 'deny']).describe('allow: syncs happen only inside allow windows; deny: never inside a deny window (deny wins)'),
-  schedule: z.string().min(1).max(100).describe('Cron expression (5 fields, UTC) for when the window opens, e.g. "0 22 * * 5"'),
+  schedule: z.string().min(1).max(100).describe('Cron expression (5 fields, in spec.timeZone) for when the window opens, e.g. "0 22 * * 5"'),
   duration: Duration.describe('How long the window stays open, e.g. 8h'),
 });
 export type SyncWindow = z.infer<typeof SyncWindow>;
@@ -74,7 +74,8 @@ export const GitSyncSpec = z
       .optional()
       .describe('Files or directories (relative to the repository root, read recursively) holding *.yaml, *.yml or *.json manifests; default: the whole repository'),
     interval: Duration.optional().describe('Poll interval (default 5m); exclusive with schedule'),
-    schedule: z.string().min(1).max(100).optional().describe('Cron expression (5 fields, UTC) for when to sync; exclusive with interval'),
+    schedule: z.string().min(1).max(100).optional().describe('Cron expression (5 fields, in spec.timeZone) for when to sync; exclusive with interval'),
+    timeZone: z.string().min(1).max(64).optional().describe('IANA time zone of schedule and syncWindows, e.g. Europe/Berlin (default UTC)'),
     syncWindows: z.array(SyncWindow).max(32).optional(),
     prune: z.boolean().optional().describe('Delete objects this GitSync applied that are no longer in Git (default false)'),
     suspend: z.boolean().optional().describe('Stop syncing; nothing is applied or deleted while set'),

@@ -262,7 +262,7 @@ async function sync(obj: KubeObject, gitSync: GitSync, trigger: SyncTrigger, syn
     }
 
     const now = clock.now();
-    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, false));
+    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, false), spec.timeZone);
     const status = calculateSyncedStatus(previous, {
       commit,
       now,
@@ -291,7 +291,7 @@ async function sync(obj: KubeObject, gitSync: GitSync, trigger: SyncTrigger, syn
         : new SyncFailure({ reason: err instanceof KubeError ? 'ApiUnavailable' : 'SyncFailed', message: (err as Error).message, ...(commit ? { commit } : {}) }, false);
     const error: SyncError = { ...failure.error, message: redactAll(failure.error.message, secrets) };
     const now = clock.now();
-    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, true));
+    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, true), spec.timeZone);
     const inventory = failure.applied.length ? normaliseInventory([...(previous?.inventory ?? []), ...failure.applied]) : undefined;
     const status = calculateFailedStatus(previous, { error, stalled: failure.stalled, now, generation, inventory, nextSyncAt, handledRequest: syncRequest, hasWindows, attempted: true });
     log.warn({ reason: error.reason, commit, file: error.file, document: error.document, err: error.message }, 'Sync failed');

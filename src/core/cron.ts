@@ -1,15 +1,20 @@
-// Cron expressions for GitSync schedules and sync windows, evaluated in UTC at minute
-// resolution. The grammar (ranges, steps, names, nicknames such as @daily, L, W and #) is
+// Cron expressions for GitSync schedules and sync windows, evaluated at minute resolution
+// in UTC or in an IANA time zone (wall-clock time: "0 9 * * 1-5" in Europe/Berlin is 09:00
+// Berlin time, summer and winter). The grammar (ranges, steps, names, nicknames such as @daily, L, W and #) is
 // node-cron's: we call its parser. node-cron's public API only computes "next run" from the
 // wall clock of a running task, and the core is pure (time comes in as an argument), so the
 // walk to the next / previous matching minute from a given instant is written here. Day of
 // month and day of week must both match (node-cron's rule, unlike Vixie cron's "either").
+// Daylight-saving time: a wall-clock time that does not exist (spring forward) is skipped;
+// one that happens twice (fall back) counts once, at its first occurrence.
 import { parse, validateDetailed } from 'node-cron';
 
 type Day = number | string;
 
 export interface Cron {
   readonly expression: string;
+  /** IANA time zone the expression is read in; undefined = UTC. */
+  readonly timeZone: string | undefined;
   readonly minutes: readonly number[]; // ascending
   readonly hours: readonly number[]; // ascending
   readonly daysOfMonth: readonly Day[];
@@ -22,8 +27,10 @@ const DAY_MS = 86_400_000;
 /** How far the walks look: a few years covers every expression that can ever match (e.g. Feb 29). */
 const HORIZON_DAYS = 366 * 8;
 
-/** Parses a 5-field cron expression; throws an Error with a readable message otherwise. */
-export function parseCron(expression: string): Cron {
+/** Parses a 5-field cron expression (in `timeZone`, default UTC); throws an Error with a readable message otherwise. */
+export function parseCron(expression: string, timeZone?: string): Cron {
+  const zone = timeZone === undefined || timeZone === 'UTC' || timeZone === 'Etc/UTC' ? undefined : timeZone;
+  if (zone !== undefined) formatterFor(zone); // throws for an unknown zone
   const trimmed = expression.trim();
   const fields = trimmed.startsWith('@') ? 5 : trimmed.split(/\s+/).length;
   if (fields !== 5) {
@@ -38,6 +45,7 @@ export function parseCron(expression: string): Cron {
   const asc = (values: Day[]) => values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
   return {
     expression: trimmed,
+    timeZone: zone,
     minutes: asc(parsed.minute),
     hours: asc(parsed.hour),
     daysOfMonth: parsed.dayOfMonth,
@@ -47,9 +55,9 @@ export function parseCron(expression: string): Cron {
 }
 
 /** A readable error for an invalid expression, or undefined when it is valid. */
-export function cronProblem(expression: string): string | undefined {
+export function cronProblem(expression: string, timeZone?: string): string | undefined {
   try {
-    parseCron(expression);
+    parseCron(expression, timeZone);
     return undefined;
   } catch (err) {
     return (err as Error).message;
@@ -95,6 +103,50 @@ function matchesDayOfWeek(values: readonly Day[], year: number, month: number, d
   return false;
 }
 
+// ---------------------------------------------------------------------------------------
+// Wall-clock time. A "wall" value is the local date and time written as if it were UTC
+// milliseconds (so Date.UTC arithmetic walks the local calendar).
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    } catch {
+      throw new Error(`unknown time zone "${timeZone}": use an IANA name such as Europe/Berlin or America/New_York`);
+    }
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The wall-clock time (as UTC-style ms, whole minutes) of an instant. */
+export function toWall(instantMs: number, timeZone: string | undefined): number {
+  const minute = Math.floor(instantMs / MINUTE_MS) * MINUTE_MS;
+  if (timeZone === undefined) return minute;
+  const parts: Record<string, number> = {};
+  for (const p of formatterFor(timeZone).formatToParts(new Date(minute))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  return Date.UTC(parts.year as number, (parts.month as number) - 1, parts.day as number, parts.hour as number, parts.minute as number);
+}
+
+/** The instant a wall-clock minute happens at, or undefined if it does not exist (DST gap). */
+function fromWall(wallMs: number, timeZone: string | undefined): number | undefined {
+  if (timeZone === undefined) return wallMs;
+  // Offsets are at most a day; try the offsets around the guess, earliest instant first.
+  const offset1 = toWall(wallMs, timeZone) - wallMs;
+  const candidates = [wallMs - offset1];
+  const offset2 = toWall(wallMs - offset1, timeZone) - (wallMs - offset1);
+  candidates.push(wallMs - offset2);
+  const valid = candidates.filter((t) => toWall(t, timeZone) === wallMs).sort((a, b) => a - b);
+  if (valid.length === 0) return undefined;
+  const first = valid[0] as number;
+  // Fall back: the same wall time an hour (or the DST delta) earlier is the first occurrence.
+  for (const delta of [3_600_000, 1_800_000]) if (toWall(first - delta, timeZone) === wallMs) return first - delta;
+  return first;
+}
+
 function dayMatches(cron: Cron, dayStartMs: number): boolean {
   const d = new Date(dayStartMs);
   const year = d.getUTCFullYear();
@@ -105,22 +157,23 @@ function dayMatches(cron: Cron, dayStartMs: number): boolean {
 
 /** Whether the expression matches the minute that contains `at`. */
 export function cronMatches(cron: Cron, at: Date): boolean {
-  const ms = at.getTime();
-  const dayStart = Math.floor(ms / DAY_MS) * DAY_MS;
-  const minuteOfDay = Math.floor((ms - dayStart) / MINUTE_MS);
+  const wall = toWall(at.getTime(), cron.timeZone);
+  const dayStart = Math.floor(wall / DAY_MS) * DAY_MS;
+  const minuteOfDay = Math.floor((wall - dayStart) / MINUTE_MS);
   return dayMatches(cron, dayStart) && cron.hours.includes(Math.floor(minuteOfDay / 60)) && cron.minutes.includes(minuteOfDay % 60);
 }
 
 /** The first matching minute strictly after `after`, or undefined if none within the horizon. */
 export function nextCronTime(cron: Cron, after: Date): Date | undefined {
   const afterMinute = Math.floor(after.getTime() / MINUTE_MS) * MINUTE_MS; // candidates must be > after
-  let dayStart = Math.floor(afterMinute / DAY_MS) * DAY_MS;
+  // Start a day early: with a time zone, the wall-clock day of `after` may begin before it.
+  let dayStart = Math.floor(toWall(afterMinute, cron.timeZone) / DAY_MS) * DAY_MS - (cron.timeZone ? DAY_MS : 0);
   for (let i = 0; i < HORIZON_DAYS; i++, dayStart += DAY_MS) {
     if (!dayMatches(cron, dayStart)) continue;
     for (const hour of cron.hours) {
       for (const minute of cron.minutes) {
-        const t = dayStart + hour * 3_600_000 + minute * MINUTE_MS;
-        if (t > afterMinute) return new Date(t);
+        const t = fromWall(dayStart + hour * 3_600_000 + minute * MINUTE_MS, cron.timeZone);
+        if (t !== undefined && t > afterMinute) return new Date(t);
       }
     }
   }
@@ -131,15 +184,16 @@ export function nextCronTime(cron: Cron, after: Date): Date | undefined {
 export function previousCronTime(cron: Cron, atOrBefore: Date, notBefore: Date): Date | undefined {
   const limit = atOrBefore.getTime();
   const floor = notBefore.getTime();
-  let dayStart = Math.floor(limit / DAY_MS) * DAY_MS;
+  let dayStart = Math.floor(toWall(limit, cron.timeZone) / DAY_MS) * DAY_MS + (cron.timeZone ? DAY_MS : 0);
+  const floorDay = Math.floor(toWall(floor, cron.timeZone) / DAY_MS) * DAY_MS - (cron.timeZone ? DAY_MS : 0);
   const hoursDesc = [...cron.hours].reverse();
   const minutesDesc = [...cron.minutes].reverse();
-  for (let i = 0; i < HORIZON_DAYS && dayStart + DAY_MS > floor; i++, dayStart -= DAY_MS) {
+  for (let i = 0; i < HORIZON_DAYS && dayStart >= floorDay; i++, dayStart -= DAY_MS) {
     if (!dayMatches(cron, dayStart)) continue;
     for (const hour of hoursDesc) {
       for (const minute of minutesDesc) {
-        const t = dayStart + hour * 3_600_000 + minute * MINUTE_MS;
-        if (t <= limit) return t >= floor ? new Date(t) : undefined;
+        const t = fromWall(dayStart + hour * 3_600_000 + minute * MINUTE_MS, cron.timeZone);
+        if (t !== undefined && t <= limit) return t >= floor ? new Date(t) : undefined;
       }
     }
   }

@@ -36,6 +36,14 @@ describe('evaluateWindows', () => {
     });
   }
 
+  test('windows are read in spec.timeZone (wall clock across daylight saving)', () => {
+    // Office hours 09:00-17:00 New York time: 13:00Z in summer (EDT), 14:00Z in winter (EST).
+    assert.equal(evaluateWindows([OFFICE_HOURS], t('2025-06-02T13:30:00Z'), 'America/New_York').allowed, true);
+    const winter = evaluateWindows([OFFICE_HOURS], t('2025-01-06T13:30:00Z'), 'America/New_York');
+    assert.ok(!winter.allowed && winter.allowedAt?.toISOString() === '2025-01-06T14:00:00.000Z');
+    assert.equal(evaluateWindows([OFFICE_HOURS], t('2025-01-06T13:30:00Z')).allowed, true, 'the same instant is inside the window in UTC');
+  });
+
   test('a window that does not open within the horizon (Feb 29 on a Monday: 2044) says so', () => {
     const v = evaluateWindows([{ kind: 'allow', schedule: '0 0 29 2 1', duration: '1h' }], t('2025-01-01T00:00:00Z'));
     assert.equal(v.allowed, false);
@@ -68,6 +76,8 @@ describe('scheduleProblems', () => {
     assert.match(scheduleProblems(spec({ interval: '1m', schedule: '* * * * *' })).join(), /set interval or schedule, not both/);
     assert.match(scheduleProblems(spec({ syncWindows: [{ kind: 'deny', schedule: '0 99 * * *', duration: '1h' }] })).join(), /spec.syncWindows\[0\].schedule: invalid cron/);
     assert.match(scheduleProblems(spec({ syncWindows: [{ kind: 'deny', schedule: '0 9 * * *', duration: 0 }] })).join(), /spec.syncWindows\[0\].duration: must be longer than 0/);
+    assert.match(scheduleProblems(spec({ timeZone: 'Europe/Atlantis' })).join(), /spec.timeZone: unknown time zone "Europe\/Atlantis"/);
+    assert.deepEqual(scheduleProblems(spec({ timeZone: 'Europe/Berlin', schedule: '0 3 * * *' })), []);
   });
 });
 

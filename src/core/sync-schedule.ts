@@ -5,7 +5,7 @@
 // when the GitSync has allow windows, while none of them is open. Deny wins. A window
 // opens at each time its cron expression matches and stays open for its duration. Windows
 // apply to every sync, including "sync now" and webhook pushes: a denied sync waits, and
-// the status says until when.
+// the status says until when. Cron expressions are read in spec.timeZone (default UTC).
 import { durationToMs, formatMs } from '../api/duration.ts';
 import { DEFAULT_INTERVAL, type GitSyncSpec, type GitSyncStatus, type SyncWindow } from '../api/git-sync.ts';
 import { cronProblem, nextCronTime, parseCron, previousCronTime, type Cron } from './cron.ts';
@@ -23,13 +23,21 @@ interface ParsedWindow {
   durationMs: number;
 }
 
-function parseWindows(windows: ReadonlyArray<SyncWindow>): ParsedWindow[] {
-  return windows.map((window) => ({ window, cron: parseCron(window.schedule), durationMs: durationToMs(window.duration) }));
+function parseWindows(windows: ReadonlyArray<SyncWindow>, timeZone: string | undefined): ParsedWindow[] {
+  return windows.map((window) => ({ window, cron: parseCron(window.schedule, timeZone), durationMs: durationToMs(window.duration) }));
 }
 
 /** Problems in the timing fields of a spec (cron syntax, durations), as messages a user can act on. */
-export function scheduleProblems(spec: Pick<GitSyncSpec, 'interval' | 'schedule' | 'syncWindows' | 'timeout'>): string[] {
+export function scheduleProblems(spec: Pick<GitSyncSpec, 'interval' | 'schedule' | 'syncWindows' | 'timeout' | 'timeZone'>): string[] {
   const problems: string[] = [];
+  let timeZone = spec.timeZone;
+  if (timeZone !== undefined) {
+    const problem = cronProblem('* * * * *', timeZone);
+    if (problem) {
+      problems.push(`spec.timeZone: ${problem}`);
+      timeZone = undefined;
+    }
+  }
   if (spec.interval !== undefined && spec.schedule !== undefined) problems.push('spec: set interval or schedule, not both');
   if (spec.interval !== undefined) {
     try {
@@ -46,11 +54,11 @@ export function scheduleProblems(spec: Pick<GitSyncSpec, 'interval' | 'schedule'
     }
   }
   if (spec.schedule !== undefined) {
-    const problem = cronProblem(spec.schedule);
+    const problem = cronProblem(spec.schedule, timeZone);
     if (problem) problems.push(`spec.schedule: ${problem}`);
   }
   (spec.syncWindows ?? []).forEach((w, i) => {
-    const problem = cronProblem(w.schedule);
+    const problem = cronProblem(w.schedule, timeZone);
     if (problem) problems.push(`spec.syncWindows[${i}].schedule: ${problem}`);
     try {
       if (durationToMs(w.duration) <= 0) problems.push(`spec.syncWindows[${i}].duration: must be longer than 0`);
@@ -92,9 +100,9 @@ function verdictAt(windows: ParsedWindow[], at: Date): { allowed: true } | { all
 }
 
 /** Whether the windows allow a sync at `now`, and if not, why and from when it will be allowed. */
-export function evaluateWindows(windows: ReadonlyArray<SyncWindow> | undefined, now: Date): WindowVerdict {
+export function evaluateWindows(windows: ReadonlyArray<SyncWindow> | undefined, now: Date, timeZone?: string): WindowVerdict {
   if (!windows || windows.length === 0) return { allowed: true };
-  const parsed = parseWindows(windows);
+  const parsed = parseWindows(windows, timeZone);
   const first = verdictAt(parsed, now);
   if (first.allowed) return first;
   const allowedAt = nextAllowedTime(parsed, now);
@@ -114,16 +122,16 @@ function nextAllowedTime(windows: ParsedWindow[], from: Date): Date | undefined 
 }
 
 /** The first time at or after `from` that the windows allow (or undefined if none is found). */
-export function firstAllowedTime(windows: ReadonlyArray<SyncWindow> | undefined, from: Date): Date | undefined {
+export function firstAllowedTime(windows: ReadonlyArray<SyncWindow> | undefined, from: Date, timeZone?: string): Date | undefined {
   if (!windows || windows.length === 0) return from;
-  return nextAllowedTime(parseWindows(windows), from);
+  return nextAllowedTime(parseWindows(windows, timeZone), from);
 }
 
 /** When the next regular sync is due after an attempt at `lastAttempt` (before windows). */
-export function calculateNextDue(spec: Pick<GitSyncSpec, 'interval' | 'schedule'>, lastAttempt: Date, failed: boolean): Date {
+export function calculateNextDue(spec: Pick<GitSyncSpec, 'interval' | 'schedule' | 'timeZone'>, lastAttempt: Date, failed: boolean): Date {
   let next: Date;
   if (spec.schedule !== undefined) {
-    next = nextCronTime(parseCron(spec.schedule), lastAttempt) ?? new Date(lastAttempt.getTime() + 365 * 86_400_000);
+    next = nextCronTime(parseCron(spec.schedule, spec.timeZone), lastAttempt) ?? new Date(lastAttempt.getTime() + 365 * 86_400_000);
   } else {
     next = new Date(lastAttempt.getTime() + durationToMs(spec.interval ?? DEFAULT_INTERVAL));
   }
@@ -170,9 +178,9 @@ export function decideSync(input: SyncDecisionInput): SyncDecision {
   }
   if (!trigger) {
     const due = dueAt as Date;
-    return { action: 'wait', dueAt: due, nextSyncAt: firstAllowedTime(spec.syncWindows, due) };
+    return { action: 'wait', dueAt: due, nextSyncAt: firstAllowedTime(spec.syncWindows, due, spec.timeZone) };
   }
-  const verdict = evaluateWindows(spec.syncWindows, now);
+  const verdict = evaluateWindows(spec.syncWindows, now, spec.timeZone);
   if (!verdict.allowed) return { action: 'blocked', trigger, message: verdict.message, allowedAt: verdict.allowedAt };
   return { action: 'sync', trigger };
 }
