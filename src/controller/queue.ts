@@ -11,6 +11,9 @@ export interface QueueOptions {
   clock: Clock;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Overall limit across keys (a token bucket): reconciles per second and burst. */
+  qps?: number;
+  burst?: number;
   onError?: (key: string, err: unknown, retryInMs: number) => void;
 }
 
@@ -24,12 +27,36 @@ export class WorkQueue {
   private readonly idleWaiters: Array<() => void> = [];
   private active = 0;
   private stopped = false;
+  private tokens: number;
+  private tokensAt: number;
+  private refillTimer: (() => void) | undefined;
   private readonly reconcile: ReconcileFn;
   private readonly opts: Required<Omit<QueueOptions, 'onError'>> & Pick<QueueOptions, 'onError'>;
 
   constructor(reconcile: ReconcileFn, opts: QueueOptions) {
     this.reconcile = reconcile;
-    this.opts = { baseBackoffMs: 250, maxBackoffMs: 5 * 60_000, ...opts };
+    this.opts = { baseBackoffMs: 250, maxBackoffMs: 5 * 60_000, qps: 50, burst: 200, ...opts };
+    this.tokens = this.opts.burst;
+    this.tokensAt = opts.clock.now().getTime();
+  }
+
+  /** Takes a token if one is there; otherwise arranges a pump when the next one is due. */
+  private takeToken(): boolean {
+    const now = this.opts.clock.now().getTime();
+    this.tokens = Math.min(this.opts.burst, this.tokens + ((now - this.tokensAt) * this.opts.qps) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    if (!this.refillTimer) {
+      const waitMs = Math.ceil(((1 - this.tokens) * 1000) / this.opts.qps);
+      this.refillTimer = this.opts.clock.setTimer(waitMs, () => {
+        this.refillTimer = undefined;
+        this.pump();
+      });
+    }
+    return false;
   }
 
   /** Queues a key now (de-duplicated). */
@@ -65,9 +92,9 @@ export class WorkQueue {
     return { queued: this.pending.length, processing: this.processing.size, delayed: this.timers.size };
   }
 
-  /** Resolves when nothing is queued or running (timers may still be pending). */
+  /** Resolves when nothing runs and nothing can run until time passes (delays, backoff, rate limit). */
   idle(): Promise<void> {
-    if (this.pending.length === 0 && this.active === 0) return Promise.resolve();
+    if (this.quiet()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -75,21 +102,28 @@ export class WorkQueue {
     this.stopped = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.refillTimer?.();
+    this.refillTimer = undefined;
     this.pending.length = 0;
     this.queued.clear();
   }
 
   private pump(): void {
     while (!this.stopped && this.active < this.opts.workers && this.pending.length > 0) {
+      if (!this.takeToken()) break;
       const key = this.pending.shift() as string;
       this.queued.delete(key);
       this.processing.add(key);
       this.active++;
       void this.run(key);
     }
-    if (this.pending.length === 0 && this.active === 0) {
+    if (this.quiet()) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
+  }
+
+  private quiet(): boolean {
+    return this.active === 0 && (this.pending.length === 0 || this.refillTimer !== undefined || this.stopped);
   }
 
   private async run(key: string): Promise<void> {
