@@ -1,29 +1,19 @@
 // Where a Rollout meets its AnalysisRuns: start them, read their verdicts, and turn a verdict
 // into a step decision. Failed or error aborts; inconclusive pauses for a person.
+import { ANALYSIS_KIND_LABEL, type AnalysisKind } from '../api/analysis.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import type { BlueGreenStrategy, CanaryStrategy, RolloutAnalysis } from '../api/rollout.ts';
+import { analysisRunName } from './analysis-build.ts';
 import { addPause, event, hasPause, removePause, type Context } from './context.ts';
 import { stepLabel } from './steps.ts';
 
-export type AnalysisKind = 'step' | 'background' | 'prePromotion' | 'postPromotion';
 export type Gate = 'Successful' | 'Running' | 'Failed';
-
-export const ANALYSIS_KIND_LABEL = 'sluice.dev/analysis-kind';
-export const ROLLOUT_LABEL = 'sluice.dev/rollout';
-export const STEP_LABEL = 'sluice.dev/step';
-
-const SHORT_KIND: Record<AnalysisKind, string> = { step: 'step', background: 'bg', prePromotion: 'pre', postPromotion: 'post' };
-
-/** Deterministic, so a restarted controller finds the run it started instead of starting another. */
-export function analysisRunName(ctx: Context, kind: AnalysisKind, stepIndex?: number): string {
-  const attempt = ctx.status.retries ?? 0;
-  const step = kind === 'step' ? `${stepIndex}` : '';
-  return `${ctx.rollout.metadata.name}-${ctx.newHash}-${attempt}-${SHORT_KIND[kind]}${step}`;
-}
 
 function gate(ctx: Context, kind: AnalysisKind, analysis: RolloutAnalysis, where: string, stepIndex?: number): Gate {
   const { status } = ctx;
-  const name = analysisRunName(ctx, kind, stepIndex);
+  // Deterministic, so a restarted controller finds the run it started instead of starting another;
+  // a retry after an abort is a new attempt, so it gets new runs.
+  const name = analysisRunName(ctx.rollout.metadata.name as string, ctx.newHash, kind, stepIndex, ctx.status.retries ?? 0);
   const run = ctx.observed.analysisRuns.find((r) => r.name === name);
   if (!run) {
     const built = ctx.observed.buildAnalysisRun

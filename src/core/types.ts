@@ -1,4 +1,5 @@
 // What the pure core sees and what it decides.
+import type { AnalysisKind } from '../api/analysis.ts';
 import type { Rollout, RolloutAnalysis, RolloutStatus } from '../api/rollout.ts';
 import type { Pod, ReplicaSet, Service } from '../api/workload.ts';
 
@@ -14,7 +15,7 @@ export interface ObservedAnalysisRun {
 export interface AnalysisRunRequest {
   rollout: Rollout;
   analysis: RolloutAnalysis;
-  kind: 'step' | 'background' | 'prePromotion' | 'postPromotion';
+  kind: AnalysisKind;
   name: string;
   stableHash: string;
   latestHash: string;
