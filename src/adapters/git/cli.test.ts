@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CliGitClient, checkUrl, classifyFailure, normaliseRepoPath, redact, sshCommand } from './cli.ts';
 import { DEFAULT_READ_LIMITS, GitError, type ReadLimits } from '../../ports/git.ts';
-import { TestRepo, startGitHttpServer, tempDir, type GitHttpServer } from './test-helpers.ts';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { SSHD, TestRepo, startGitHttpServer, startSshGitServer, tempDir, type GitHttpServer, type SshGitServer } from './test-helpers.ts';
 
 function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -245,6 +247,54 @@ describe('CliGitClient: bearer tokens, unreachable hosts and timeouts', () => {
     assert.match(cmd, /-i '\/tmp\/a b\/id'\\''x'/);
     assert.match(cmd, /UserKnownHostsFile='\/tmp\/kh'/);
     assert.match(cmd, /BatchMode=yes/);
+  });
+});
+
+describe('CliGitClient over ssh (a real sshd on 127.0.0.1)', { skip: existsSync(SSHD) ? false : `no sshd at ${SSHD} (install openssh-server)` }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let server: SshGitServer;
+  let repo: TestRepo;
+  let head: string;
+  let client: CliGitClient;
+  before(async () => {
+    dir = await tempDir();
+    repo = await TestRepo.create(dir.path, 'ssh.git');
+    head = await repo.commit({ 'deploy/a.yaml': 'kind: S\n' });
+    server = await startSshGitServer(`${dir.path}/sshd`);
+    client = new CliGitClient({ cacheDir: `${dir.path}/cache` });
+  });
+  after(async () => {
+    await server?.close();
+    await dir.remove();
+  });
+  const url = () => `${server.url}${repo.bare}`;
+
+  test('the right key and host key fetch and read; key files are removed after the call', async () => {
+    const res = await client.fetch({ key: 's', url: url(), ref: { branch: 'main' }, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: server.knownHosts }, timeoutMs: 20_000 });
+    assert.equal(res.commit, head);
+    const files = await client.readFiles({ key: 's', commit: head, paths: [], include: yaml, limits: DEFAULT_READ_LIMITS, timeoutMs: 10_000 });
+    assert.deepEqual(files, [{ path: 'deploy/a.yaml', content: 'kind: S\n' }]);
+    assert.deepEqual(await readdir(`${dir.path}/cache/tmp`), []);
+  });
+
+  test('a host key that is not in known_hosts is refused (no trust on first use)', async () => {
+    const otherHost = server.knownHosts.replace(/ssh-ed25519 \S+/, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl');
+    await rejectsWith(client.fetch({ key: 's2', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: otherHost }, timeoutMs: 20_000 }), 'HostKeyVerificationFailed');
+    await rejectsWith(client.fetch({ key: 's2', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }, timeoutMs: 20_000 }), 'HostKeyVerificationFailed');
+  });
+
+  test('a key the server does not accept is AuthenticationFailed, and the key is not in the message', async () => {
+    const other = await tempDir();
+    try {
+      const { run } = await import('./run.ts');
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${other.path}/k`], { env: { PATH: process.env.PATH ?? '/usr/bin' }, timeoutMs: 10_000 });
+      const { readFile } = await import('node:fs/promises');
+      const wrongKey = await readFile(`${other.path}/k`, 'utf8');
+      const err = await rejectsWith(client.fetch({ key: 's3', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: wrongKey, knownHosts: server.knownHosts }, timeoutMs: 20_000 }), 'AuthenticationFailed');
+      assert.doesNotMatch(err.message, /PRIVATE KEY/);
+    } finally {
+      await other.remove();
+    }
   });
 });
 

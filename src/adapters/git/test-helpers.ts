@@ -199,3 +199,83 @@ export async function startGitHttpServer(opts: { root: string; basicAuth?: { use
     },
   };
 }
+
+export const SSHD = process.env.SSHD ?? '/usr/sbin/sshd';
+
+export interface SshGitServer {
+  /** ssh://user@127.0.0.1:PORT — append the absolute path of a bare repository. */
+  url: string;
+  /** The known_hosts line of this server. */
+  knownHosts: string;
+  /** A private key the server accepts. */
+  clientKey: string;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer: createTcpServer } = await import('node:net');
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Starts sshd on 127.0.0.1 (needs the openssh-server package) accepting one generated key. */
+export async function startSshGitServer(dir: string): Promise<SshGitServer> {
+  const { userInfo } = await import('node:os');
+  const { readFile } = await import('node:fs/promises');
+  const user = userInfo().username;
+  await mkdir(dir, { recursive: true });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')], { env: GIT_ENV, timeoutMs: 10_000 });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')], { env: GIT_ENV, timeoutMs: 10_000 });
+  await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')), { mode: 0o600 });
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
+  const port = await freePort();
+  const config = [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${join(dir, 'host_key')}`,
+    'PidFile none',
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    'StrictModes no',
+    'UsePAM no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    `AllowUsers ${user}`,
+    'LogLevel INFO',
+  ].join('\n');
+  await writeFile(join(dir, 'sshd_config'), `${config}\n`);
+  const child = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sshd did not start within 10s: ${log}`)), 10_000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+      if (/Server listening on 127\.0\.0\.1 port/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sshd exited (${code}): ${log}`));
+    });
+  });
+  child.stderr.removeAllListeners('data');
+  child.stderr.resume();
+  child.removeAllListeners('exit');
+  const hostPub = (await readFile(join(dir, 'host_key.pub'), 'utf8')).trim().split(' ').slice(0, 2).join(' ');
+  return {
+    url: `ssh://${user}@127.0.0.1:${port}`,
+    knownHosts: `[127.0.0.1]:${port} ${hostPub}\n`,
+    clientKey: await readFile(join(dir, 'client_key'), 'utf8'),
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
