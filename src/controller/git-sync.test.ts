@@ -10,7 +10,7 @@ import { TestRepo, git, startGitHttpServer, tempDir, type FileChange, type GitHt
 import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, SYNC_REQUESTED_ANNOTATION, type GitSyncSpec, type GitSyncStatus } from '../api/git-sync.ts';
 import type { Clock } from '../ports/clock.ts';
 import { kinds, type KubeObject, type ResourceKind } from '../ports/kube.ts';
-import { reconcileGitSyncByKey, requestSync, type GitSyncDeps } from './git-sync.ts';
+import { reconcileGitSync, reconcileGitSyncByKey, requestSync, type GitSyncDeps } from './git-sync.ts';
 
 const configMapKind: ResourceKind = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 const namespaceKind: ResourceKind = { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
@@ -421,6 +421,19 @@ describe('GitSync: atomicity and refusals', () => {
       await w.cleanup();
     }
   });
+});
+
+test('an object from a cache without apiVersion/kind (list items) reconciles too', async () => {
+  const w = await world();
+  try {
+    await w.repo.commit({ 'deploy/config.yaml': configMap('a') });
+    const { apiVersion: _a, kind: _k, ...bare } = w.kube.peek(kinds.gitSync, 'team', 'apps') as KubeObject;
+    await reconcileGitSync(bare as KubeObject, w.deps);
+    assert.equal(w.status().lastError, undefined, w.status().lastError?.message);
+    assert.ok(w.get(configMapKind, 'settings'));
+  } finally {
+    await w.cleanup();
+  }
 });
 
 describe('GitSync over HTTP with credentials from a Secret', () => {

@@ -108,7 +108,8 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
   const generation = obj.metadata?.generation;
   const policy = deps.policy ?? {};
 
-  const parsed = GitSync.safeParse(obj);
+  // List items of some API servers and caches carry no apiVersion/kind: the informer's kind is known.
+  const parsed = GitSync.safeParse({ ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind });
   const specProblems = parsed.success ? validateSpec(parsed.data.spec, namespace, policy) : [formatZod(parsed.error)];
   if (!parsed.success || specProblems.length > 0) {
     const message = `Invalid GitSync spec: ${specProblems.join('; ')}`;

@@ -233,7 +233,8 @@ export function webhookSecretResolver(
 ): (namespace: string, name: string) => Promise<string | undefined> {
   return async (namespace, name) => {
     const obj = await getGitSync(namespace, name);
-    const parsed = GitSync.safeParse(obj);
+    if (!obj) return undefined;
+    const parsed = GitSync.safeParse({ ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind });
     if (!parsed.success || !parsed.data.spec.webhook) return undefined;
     const ref = parsed.data.spec.webhook.secretRef;
     const secret = SecretData.safeParse(await kube.get(kinds.secret, namespace, ref.name));
