@@ -334,6 +334,10 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
         `--root-ca-file=${join(certDir, 'ca.crt')}`,
         '--use-service-account-credentials=false',
         '--controllers=*,-csrsigning,-csrapproving,-nodeipam',
+        // kwok heartbeats its Nodes every 20-45s (plus jitter), too close to the default 50s
+        // grace: a late heartbeat made the node lifecycle controller mark every pod NotReady,
+        // and kwok never makes a pod Ready again
+        '--node-monitor-grace-period=1h',
         '--v=1',
       ],
       logFile: join(logs, 'kube-controller-manager.log'),
