@@ -1,4 +1,6 @@
 // Controller configuration from flags and environment (flags win). Parsed with zod.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -11,11 +13,20 @@ export const Config = z.object({
   healthAddr: Address.describe('Where /healthz and /readyz are served'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']),
   workers: z.coerce.number().int().min(1).max(64),
+  gitCacheDir: z.string().min(1).describe('Where GitSync keeps its bare repositories (an emptyDir in a cluster)'),
+  webhookAddr: Address.optional().describe('Where push webhooks are received; unset = no receiver'),
+  gitsyncAllowCrossNamespace: z.boolean(),
+  gitsyncAllowClusterScoped: z.boolean(),
+  gitsyncAllowFileUrls: z.boolean(),
 });
 export type Config = z.infer<typeof Config>;
 
 const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-addr HOST:PORT] [--health-addr HOST:PORT] [--log-level LEVEL] [--workers N]
-Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS`;
+              [--git-cache-dir DIR] [--webhook-addr HOST:PORT] [--gitsync-allow-cross-namespace] [--gitsync-allow-cluster-scoped] [--gitsync-allow-file-urls]
+Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
+             SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED, SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false)`;
+
+const flag = (value: boolean | undefined, env: string | undefined) => value ?? (env === 'true' || env === '1');
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const { values } = parseArgs({
@@ -27,6 +38,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'health-addr': { type: 'string' },
       'log-level': { type: 'string' },
       workers: { type: 'string' },
+      'git-cache-dir': { type: 'string' },
+      'webhook-addr': { type: 'string' },
+      'gitsync-allow-cross-namespace': { type: 'boolean' },
+      'gitsync-allow-cluster-scoped': { type: 'boolean' },
+      'gitsync-allow-file-urls': { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -42,6 +58,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     healthAddr: values['health-addr'] ?? env.SLUICE_HEALTH_ADDR ?? '127.0.0.1:8081',
     logLevel: values['log-level'] ?? env.SLUICE_LOG_LEVEL ?? 'info',
     workers: values.workers ?? env.SLUICE_WORKERS ?? 4,
+    gitCacheDir: values['git-cache-dir'] ?? env.SLUICE_GIT_CACHE_DIR ?? join(tmpdir(), 'sluice-git'),
+    webhookAddr: values['webhook-addr'] ?? env.SLUICE_WEBHOOK_ADDR ?? undefined,
+    gitsyncAllowCrossNamespace: flag(values['gitsync-allow-cross-namespace'], env.SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE),
+    gitsyncAllowClusterScoped: flag(values['gitsync-allow-cluster-scoped'], env.SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED),
+    gitsyncAllowFileUrls: flag(values['gitsync-allow-file-urls'], env.SLUICE_GITSYNC_ALLOW_FILE_URLS),
   });
   if (!result.success) {
     throw new Error(`invalid configuration: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n${USAGE}`);

@@ -5,7 +5,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
+import { createGitClient } from './adapters/git/index.ts';
 import { AnalysisController } from './controller/analysis-controller.ts';
+import { GitSyncController } from './controller/git-sync-controller.ts';
 import { RolloutController } from './controller/rollout-controller.ts';
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
@@ -55,6 +57,16 @@ async function main(): Promise<void> {
     },
   });
 
+  const gitSync = new GitSyncController({
+    kube,
+    git: createGitClient({ cacheDir: config.gitCacheDir, allowFileUrls: config.gitsyncAllowFileUrls }),
+    clock: systemClock,
+    logger,
+    policy: { allowCrossNamespace: config.gitsyncAllowCrossNamespace, allowClusterScoped: config.gitsyncAllowClusterScoped, allowFileUrls: config.gitsyncAllowFileUrls },
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+    ...(config.webhookAddr ? { webhookAddr: config.webhookAddr } : {}),
+  });
+
   let ready = false;
   const servers = [
     serve(config.metricsAddr, async (_req, res) => {
@@ -72,6 +84,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'Shutting down');
     await controller.stop();
     await analysis.stop();
+    await gitSync.stop();
     for (const s of servers) s.close();
     process.exit(0);
   };
@@ -82,6 +95,7 @@ async function main(): Promise<void> {
   logger.info({ server, namespace: config.namespace ?? '(all)', metrics: config.metricsAddr, health: config.healthAddr }, 'Starting Sluice controller');
   await controller.start();
   await analysis.start();
+  await gitSync.start();
   ready = true;
   logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
 }

@@ -7,7 +7,6 @@ import { podTemplateHash } from './hash.ts';
 import type { Action, Observed } from './types.ts';
 
 export const REVISION_ANNOTATION = 'sluice.dev/revision';
-export const GIT_REVISION_ANNOTATION = 'sluice.dev/git-revision';
 export const FINALIZER = 'sluice.dev/service-selectors';
 
 export interface Context {

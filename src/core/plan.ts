@@ -1,4 +1,5 @@
 // plan(observed, now) -> actions + whole status + when to look again. Pure.
+import { GIT_REVISION_ANNOTATION } from '../api/git-sync.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import type { ReplicaSet } from '../api/workload.ts';
 import { planBlueGreen } from './blue-green.ts';
@@ -8,7 +9,6 @@ import {
   availableReplicas,
   event,
   FINALIZER,
-  GIT_REVISION_ANNOTATION,
   hashOf,
   newContext,
   readyReplicas,
