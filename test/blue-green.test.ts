@@ -48,7 +48,7 @@ describe('blue-green by Service selectors', () => {
     const v1 = h.rollout().status.stableRS;
     await h.setImage('app', 'example/app:v2');
     assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 1 });
-    assert.match(h.rollout().status.message ?? '', /auto-promotion in 20s/);
+    assert.match(h.rollout().status.message ?? '', /auto-promotion after 20s, at 20\d\d-/);
     await h.advance(19_000);
     assert.equal(selectorOf(h, 'app-active'), v1);
     await h.advance(1_000);

@@ -74,7 +74,7 @@ export function planBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
       const at = Date.parse(status.previewReadyAt) + bg.autoPromotionSeconds * 1000;
       if (ctx.now.getTime() < at) {
         wakeAt(ctx, at);
-        ctx.progress = `Preview ready; auto-promotion in ${Math.ceil((at - ctx.now.getTime()) / 1000)}s`;
+        ctx.progress = `Preview ready; auto-promotion after ${bg.autoPromotionSeconds}s, at ${new Date(at).toISOString()}`;
         return;
       }
     }

@@ -113,7 +113,8 @@ export function planCanary(ctx: Context, canary: CanaryStrategy): void {
       return advance(ctx, index, steps.length, describeStep(step));
     }
     wakeAt(ctx, end);
-    ctx.progress = `Step ${label}: paused for ${formatMs(end - ctx.now.getTime())} more`;
+    // An absolute end time: a message that counted down would change (and be written) every second.
+    ctx.progress = `Step ${label}: paused for ${formatMs(end - Date.parse(pause.startTime))}, until ${new Date(end).toISOString()}`;
     return;
   }
   if (step.analysis) {

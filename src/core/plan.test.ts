@@ -53,6 +53,10 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
       assert.equal(p.requeueAfterMs, 30_000);
       assert.equal(p.status.phase, 'Paused');
       assert.deepEqual(p.actions.filter((a) => a.type !== 'event'), []);
+      // A reconcile a little later must not change status (nothing to write, no hot loop).
+      const later = plan({ ...observed(rollout('v2', p.status), [rs('v1', 2, 1), rs('v2', 2, 2)]) }, new Date(now.getTime() + 7_000));
+      assert.deepEqual(later.status, p.status);
+      assert.equal(later.requeueAfterMs, 23_000);
     },
   },
   {

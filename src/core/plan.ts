@@ -1,6 +1,7 @@
 // plan(observed, now) -> actions + whole status + when to look again. Pure.
 import { GIT_REVISION_ANNOTATION } from '../api/git-sync.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
+import type { RolloutStatus } from '../api/rollout.ts';
 import type { ReplicaSet } from '../api/workload.ts';
 import { planBlueGreen } from './blue-green.ts';
 import { planCanary } from './canary.ts';
@@ -213,8 +214,10 @@ function checkProgressDeadline(ctx: Context): void {
   const { status, previous, rollout } = ctx;
   const seconds = rollout.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_S;
   const waiting = status.currentPodHash !== status.stableRS || (status.availableReplicas ?? 0) < ctx.replicas;
-  const paused = (status.pauseConditions?.length ?? 0) > 0 || rollout.spec.paused === true || status.analysis?.phase === 'Running';
-  const resumed = (previous.phase === 'Paused' && !paused) || (previous.analysis?.phase === 'Running' && status.analysis?.phase !== 'Running');
+  // Blocking analysis (a step, or before/after a blue-green switch) is waiting too; background analysis is not.
+  const blocking = (a: RolloutStatus['analysis']) => !!a && a.kind !== 'background' && (a.phase === 'Running' || a.phase === 'Pending');
+  const paused = (status.pauseConditions?.length ?? 0) > 0 || rollout.spec.paused === true || blocking(status.analysis);
+  const resumed = (previous.phase === 'Paused' && !paused) || (blocking(previous.analysis) && !blocking(status.analysis));
   const moved = previous.availableReplicas !== status.availableReplicas || previous.currentStepIndex !== status.currentStepIndex;
   if (!status.progressStartedAt || moved || resumed) status.progressStartedAt = ctx.nowIso;
   const wasExceeded = getCondition(previous.conditions, 'Progressing')?.reason === 'ProgressDeadlineExceeded' && previous.currentPodHash === status.currentPodHash;
