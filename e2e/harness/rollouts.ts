@@ -212,7 +212,7 @@ export async function waitView(
   ns: string,
   name: string,
   describe: string,
-  fn: (v: View) => void | boolean,
+  fn: (v: View) => void | boolean | Promise<void | boolean>,
   timeoutMs = 30_000,
 ): Promise<View> {
   let last = '';
@@ -222,7 +222,7 @@ export async function waitView(
       async () => {
         const v = await view(k, ns, name);
         last = summary(v);
-        const r = fn(v);
+        const r = await fn(v);
         return r === false ? undefined : v;
       },
       { timeoutMs, intervalMs: 250 },
@@ -266,7 +266,8 @@ export interface Scenario {
   k: Kubectl;
   apply(yaml: string): Promise<string>;
   view(): Promise<View>;
-  waitFor(describe: string, fn: (v: View) => void | boolean, timeoutMs?: number): Promise<View>;
+  /** Polls the view until `fn` stops throwing (and does not return false). */
+  waitFor(describe: string, fn: (v: View) => void | boolean | Promise<void | boolean>, timeoutMs?: number): Promise<View>;
   holds(describe: string, fn: (v: View) => void, ms: number): Promise<View>;
   events(): Promise<EventView[]>;
   /** Waits until an event with this reason (and message part) exists; returns all events. */
