@@ -212,7 +212,7 @@ export async function waitView(
   ns: string,
   name: string,
   describe: string,
-  fn: (v: View) => void | boolean | Promise<void | boolean>,
+  fn: (v: View) => unknown,
   timeoutMs = 30_000,
 ): Promise<View> {
   let last = '';
@@ -267,7 +267,7 @@ export interface Scenario {
   apply(yaml: string): Promise<string>;
   view(): Promise<View>;
   /** Polls the view until `fn` stops throwing (and does not return false). */
-  waitFor(describe: string, fn: (v: View) => void | boolean | Promise<void | boolean>, timeoutMs?: number): Promise<View>;
+  waitFor(describe: string, fn: (v: View) => unknown, timeoutMs?: number): Promise<View>;
   holds(describe: string, fn: (v: View) => void, ms: number): Promise<View>;
   events(): Promise<EventView[]>;
   /** Waits until an event with this reason (and message part) exists; returns all events. */
