@@ -248,6 +248,15 @@ describe('the field contract', () => {
     assert.equal(prepareForApply(changedTemplate, { ...ctx, live }).metadata.annotations?.[GIT_REVISION_ANNOTATION], 'c0ffee');
   });
 
+  test("a Service keeps the pod-template hash the rollout controller pinned (its selector is atomic under apply)", () => {
+    const desired = place(SERVICE);
+    const live = { spec: { selector: { app: 'web', 'rollouts-pod-template-hash': 'abc123' } } };
+    assert.deepEqual((prepareForApply(desired, { ...ctx, live }).spec as { selector: unknown }).selector, { app: 'web', 'rollouts-pod-template-hash': 'abc123' });
+    assert.deepEqual((prepareForApply(desired, ctx).spec as { selector: unknown }).selector, { app: 'web' }, 'nothing to keep for a new Service');
+    const pinnedInGit = place(SERVICE.replace('{app: web}', '{app: web, rollouts-pod-template-hash: fromgit}'));
+    assert.deepEqual((prepareForApply(pinnedInGit, { ...ctx, live }).spec as { selector: unknown }).selector, { app: 'web', 'rollouts-pod-template-hash': 'fromgit' }, 'Git wins when it sets the key');
+  });
+
   test('an autoscaled Rollout is applied without spec.replicas; others keep it', () => {
     const desired = place(ROLLOUT);
     assert.equal((prepareForApply(desired, ctx).spec as { replicas?: number }).replicas, 4);

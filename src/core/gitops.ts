@@ -17,7 +17,7 @@ import { load, loadAll, CORE_SCHEMA, mergeTag, type YAMLException } from 'js-yam
 import { z } from 'zod';
 import { AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate } from '../api/analysis.ts';
 import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, GitSync, type InventoryEntry } from '../api/git-sync.ts';
-import { GROUP } from '../api/meta.ts';
+import { GROUP, POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import { Rollout } from '../api/rollout.ts';
 import { stableStringify } from './hash.ts';
 import { referencedServices, validateRollout } from './validate.ts';
@@ -448,9 +448,25 @@ export function prepareForApply(desired: DesiredObject, ctx: ApplyContext): Mani
     const liveRevision = ctx.live?.metadata?.annotations?.[GIT_REVISION_ANNOTATION];
     annotations[GIT_REVISION_ANNOTATION] = liveRevision && !specChanged(obj.spec, ctx.live?.spec) ? liveRevision : ctx.commit;
   }
+  if (isService(desired)) keepRolloutSelector(obj, ctx.live);
   metadata.annotations = annotations;
   return obj;
 }
+
+/**
+ * A Service's selector is an atomic map under server-side apply: applying Git's selector would
+ * drop the pod-template hash the rollout controller pins on stable/canary/active/preview
+ * Services, and the two would fight on every sync. The live hash is applied with Git's
+ * selector instead, unless Git sets that key itself.
+ */
+function keepRolloutSelector(obj: ManifestObject, live: ApplyContext['live']): void {
+  const liveHash = (live?.spec as { selector?: Record<string, string> } | undefined)?.selector?.[POD_TEMPLATE_HASH_LABEL];
+  if (liveHash === undefined || !isPlainObject(obj.spec) || !isPlainObject(obj.spec.selector)) return;
+  if (POD_TEMPLATE_HASH_LABEL in obj.spec.selector) return;
+  obj.spec = { ...obj.spec, selector: { ...obj.spec.selector, [POD_TEMPLATE_HASH_LABEL]: liveHash } };
+}
+
+const isService = (d: DesiredObject) => d.ref.kind === 'Service' && d.ref.apiVersion === 'v1';
 
 const isRollout = (d: DesiredObject) => d.ref.kind === 'Rollout' && splitApiVersion(d.ref.apiVersion)[0] === GROUP;
 
