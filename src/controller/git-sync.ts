@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { durationToMs } from '../api/duration.ts';
+import { stableStringify } from '../core/hash.ts';
 import {
   DEFAULT_TIMEOUT,
   GIT_SYNC_FIELD_MANAGER,
@@ -236,7 +237,7 @@ async function sync(obj: KubeObject, gitSync: GitSync, trigger: SyncTrigger, syn
       try {
         const result = await kube.patch(d.resource as ResourceKind, d.ref.namespace, d.ref.name, body, { type: 'apply', fieldManager: GIT_SYNC_FIELD_MANAGER, force: true });
         applied.push(d.ref);
-        if (result.metadata?.resourceVersion !== live.get(refKey(d.ref))?.metadata?.resourceVersion) changed++;
+        if (contentChanged(live.get(refKey(d.ref)), result)) changed++;
       } catch (err) {
         throw new SyncFailure(
           { reason: 'ApplyFailed', message: `Applying ${describeRef(d.ref)} (${d.source.file}) failed after ${applied.length} of ${prepared.length} objects: ${(err as Error).message}; the next sync retries`, file: d.source.file, document: d.source.document, line: d.source.line, commit },
@@ -483,4 +484,18 @@ export async function recordEvent(deps: Pick<GitSyncDeps, 'kube' | 'clock' | 'in
 /** Asks for an immediate sync (what `kubectl sluice sync` and the webhook receiver do). */
 export async function requestSync(kube: KubeClient, namespace: string, name: string, now: Date): Promise<void> {
   await kube.patch(kinds.gitSync, namespace, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: now.toISOString() } } }, { type: 'merge' });
+}
+
+/**
+ * Whether an apply changed what the object says. Field-ownership bookkeeping (managedFields,
+ * hence resourceVersion) can change without that, e.g. when Git comes to co-own a Service
+ * selector the rollout controller has just set; that is not a change worth reporting.
+ */
+function contentChanged(before: KubeObject | undefined, after: KubeObject): boolean {
+  if (!before) return true;
+  const content = (o: KubeObject) => {
+    const { metadata, status: _status, ...rest } = o as KubeObject & { status?: unknown };
+    return stableStringify({ ...rest, labels: metadata?.labels, annotations: metadata?.annotations });
+  };
+  return content(before) !== content(after);
 }

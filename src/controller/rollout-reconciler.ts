@@ -155,12 +155,23 @@ export class RolloutReconciler {
         await ignoreNotFound(kube.delete(kinds.replicaSet, ns, action.name, { propagationPolicy: 'Background' }));
         log.info({ replicaSet: action.name }, 'Deleted old ReplicaSet');
         return;
-      case 'setServiceSelector':
-        await ignoreNotFound(
-          kube.patch(kinds.service, ns, action.service, { spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: action.hash } } }, { type: 'merge', fieldManager: FIELD_MANAGER }),
-        );
+      case 'setServiceSelector': {
+        const live = this.deps.caches.services.get(ns, action.service) as { spec?: { selector?: Record<string, string> } } | undefined;
+        if (action.hash === null || !live) {
+          await ignoreNotFound(
+            kube.patch(kinds.service, ns, action.service, { spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: action.hash } } }, { type: 'merge', fieldManager: FIELD_MANAGER }),
+          );
+        } else {
+          // A Service's selector is atomic under server-side apply. Applying the whole selector
+          // (the live one with our hash) lets a Git sync that applies the same value co-own it,
+          // instead of the two taking the field from each other at every sync.
+          const selector = { ...live.spec?.selector, [POD_TEMPLATE_HASH_LABEL]: action.hash };
+          const body = { apiVersion: 'v1', kind: 'Service', metadata: { name: action.service, namespace: ns }, spec: { selector } };
+          await ignoreNotFound(kube.patch(kinds.service, ns, action.service, body, { type: 'apply', fieldManager: FIELD_MANAGER, force: true }));
+        }
         log.info({ service: action.service, hash: action.hash }, 'Set Service selector');
         return;
+      }
       case 'deletePod':
         await ignoreNotFound(kube.delete(kinds.pod, ns, action.name));
         log.info({ pod: action.name }, 'Deleted pod for restart');
