@@ -63,11 +63,15 @@ describe('canary scale options', () => {
   test('undo: the template of an earlier revision runs the steps again with its old ReplicaSet and a new revision number', async () => {
     await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 50 }] }));
     await h.settle();
-    const v1Template = structuredClone(h.rollout().spec.template);
     await h.setImage('app', 'example/app:v2');
     await h.setImage('app', 'example/app:v3');
-    const v1Rs = h.kube.all(kinds.replicaSet, NS).find((rs: any) => rs.spec.template.spec.containers[0].image === 'example/app:v1')!;
-    await h.patchSpec('app', { template: v1Template });
+    // As the plugin does it: the earlier ReplicaSet's template (with the API server's defaults), minus the hash label.
+    const v1Rs = h.kube.all(kinds.replicaSet, NS).find((rs: any) => rs.spec.template.spec.containers[0].image === 'example/app:v1')! as any;
+    const v1Template = structuredClone(v1Rs.spec.template);
+    delete v1Template.metadata.labels['rollouts-pod-template-hash'];
+    assert.equal(v1Template.spec.dnsPolicy, 'ClusterFirst', 'the copied template carries defaults the Rollout never had');
+    await h.kube.patch(kinds.rollout, NS, 'app', { spec: { template: v1Template } }, { type: 'merge' });
+    await h.settle();
     const r = h.rollout();
     assert.equal(r.status.phase, 'Healthy');
     assert.equal(r.status.stableRS, v1Rs.metadata?.labels?.['rollouts-pod-template-hash']);

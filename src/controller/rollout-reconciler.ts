@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../api/workload.ts';
-import { stableStringify } from '../core/hash.ts';
+import { podTemplateHash, stableStringify } from '../core/hash.ts';
 import { FINALIZER } from '../core/context.ts';
 import { plan } from '../core/plan.ts';
 import type { Action, BuildAnalysisRun, ObservedAnalysisRun, Plan } from '../core/types.ts';
@@ -53,6 +53,8 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
 export class RolloutReconciler {
   private readonly deps: RolloutReconcilerDeps;
   private seq = 0;
+  /** `<rollout uid>/<template hash>` -> hash of the equivalent ReplicaSet (null: none). */
+  private readonly equivalents = new Map<string, string | null>();
 
   constructor(deps: RolloutReconcilerDeps) {
     this.deps = deps;
@@ -83,8 +85,10 @@ export class RolloutReconciler {
       services[svc] = obj ? Service.parse(obj) : undefined;
     }
     const runs = caches.analysisRuns.list(namespace).filter((r) => ownedBy(r, uid));
+    const equivalentHash = await this.findEquivalentReplicaSet(rollout, replicaSets);
     const observed = {
       rollout,
+      ...(equivalentHash ? { equivalentHash } : {}),
       replicaSets: replicaSets.map((rs) => ReplicaSet.parse(rs)),
       pods: pods.map((p) => Pod.parse(p)),
       services,
@@ -111,6 +115,48 @@ export class RolloutReconciler {
     for (const action of result.actions) if (action.type === 'event') await this.act(rollout, action, log);
     this.deps.onPlanned?.(rollout, result, performance.now() - started);
     return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+  }
+
+  /**
+   * ReplicaSet templates hold the API server's defaults (imagePullPolicy, dnsPolicy, ports'
+   * protocol, …) and the Rollout's template does not, so a template copied back from a
+   * ReplicaSet (undo) hashes differently from the one it came from. When no ReplicaSet has the
+   * template's hash, ask the API server (a dry-run create) what it makes of the template and
+   * look for a ReplicaSet holding exactly that. One call per new template, remembered.
+   */
+  private async findEquivalentReplicaSet(rollout: Rollout, replicaSets: KubeObject[]): Promise<string | undefined> {
+    const hash = podTemplateHash(rollout.spec.template);
+    const hashOf = (rs: KubeObject) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (replicaSets.length === 0 || replicaSets.some((rs) => hashOf(rs) === hash)) return undefined;
+    const key = `${rollout.metadata.uid}/${hash}`;
+    if (this.equivalents.has(key)) return this.equivalents.get(key) ?? undefined;
+    const withoutHash = (template: unknown) => {
+      const t = structuredClone(template) as { metadata?: { labels?: Record<string, string>; creationTimestamp?: unknown } };
+      delete t.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
+      if (t.metadata) delete t.metadata.creationTimestamp;
+      return stableStringify(t);
+    };
+    const template = structuredClone(rollout.spec.template) as { metadata?: { labels?: Record<string, string> } };
+    const probe = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { generateName: `${rollout.metadata.name}-`, namespace: rollout.metadata.namespace },
+      spec: { replicas: 0, selector: rollout.spec.selector, template },
+    } as KubeObject;
+    let defaulted: KubeObject;
+    try {
+      defaulted = await this.deps.kube.create(kinds.replicaSet, probe, { dryRun: true });
+    } catch (err) {
+      // An invalid template is the planner's to report; without the answer a new ReplicaSet is made.
+      this.deps.logger.debug({ err: (err as Error).message }, 'Dry-run of the pod template failed');
+      return undefined;
+    }
+    if (this.equivalents.size > 10_000) this.equivalents.clear();
+    const wanted = withoutHash((defaulted as { spec?: { template?: unknown } }).spec?.template);
+    const match = replicaSets.find((rs) => withoutHash((rs as { spec?: { template?: unknown } }).spec?.template) === wanted);
+    const found = match ? hashOf(match) : undefined;
+    this.equivalents.set(key, found ?? null);
+    return found;
   }
 
   /**

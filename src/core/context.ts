@@ -60,7 +60,7 @@ export function newContext(observed: Observed, now: Date): Context {
     const hash = hashOf(rs);
     if (hash && !rs.metadata.deletionTimestamp) rsByHash.set(hash, rs);
   }
-  const newHash = podTemplateHash(rollout.spec.template);
+  const newHash = observed.equivalentHash ?? podTemplateHash(rollout.spec.template);
   const previous = rollout.status ?? {};
   return {
     observed,

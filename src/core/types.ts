@@ -35,6 +35,12 @@ export interface Observed {
   /** Services the strategy names; undefined when missing. */
   services: Record<string, Service | undefined>;
   analysisRuns: ObservedAnalysisRun[];
+  /**
+   * The pod-template hash of an existing ReplicaSet whose template is what the API server
+   * makes of spec.template (its defaults filled in), when that differs from the plain hash:
+   * a template copied back from a ReplicaSet (undo) then reuses that ReplicaSet.
+   */
+  equivalentHash?: string;
   /** Present when analysis is wired in: builds runs from the observed templates. */
   buildAnalysisRun?: BuildAnalysisRun;
 }

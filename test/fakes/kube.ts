@@ -38,6 +38,17 @@ function jsonPatch(doc: unknown, ops: Array<{ op: string; path: string; value?: 
   return root;
 }
 
+/** Like the API server, fill in a few pod defaults, so templates read back differ from what was sent. */
+function defaultPodTemplate(template: any): void {
+  if (!template?.spec) return;
+  template.spec.dnsPolicy ??= 'ClusterFirst';
+  template.spec.restartPolicy ??= 'Always';
+  for (const c of template.spec.containers ?? []) {
+    c.imagePullPolicy ??= 'IfNotPresent';
+    c.terminationMessagePath ??= '/dev/termination-log';
+  }
+}
+
 const keyOf = (kind: ResourceKind, ns: string | undefined, name: string) => `${kind.apiVersion}/${kind.plural}/${kind.namespaced ? (ns ?? '') : ''}/${name}`;
 
 export interface FakeKubeOptions {
@@ -97,7 +108,7 @@ export class FakeKube implements KubeClient {
 
   async create<T extends KubeObject>(kind: ResourceKind, obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
     this.maybeFail('create', kind);
-    const name = obj.metadata?.name;
+    const name = obj.metadata?.name ?? (typeof obj.metadata?.generateName === 'string' ? `${obj.metadata.generateName}${(this.uid + 1000).toString(36)}` : undefined);
     if (!name) throw new KubeError(422, 'Invalid', 'metadata.name: Required value');
     const ns = kind.namespaced ? obj.metadata?.namespace : undefined;
     const key = keyOf(kind, ns, name);
@@ -114,6 +125,7 @@ export class FakeKube implements KubeClient {
       creationTimestamp: this.now().toISOString(),
     };
     if (ns !== undefined) created.metadata.namespace = ns;
+    if (kind.plural === 'replicasets') defaultPodTemplate((created as { spec?: { template?: any } }).spec?.template);
     if (opts.dryRun) return created as T;
     this.store.set(key, { kind, obj: created });
     this.writes.push(`create ${kind.plural} ${ns ?? ''}/${name}`);
