@@ -39,9 +39,12 @@ export function toStructural(node: unknown): Json {
     out['x-kubernetes-int-or-string'] = true;
     copyDocs(source, out);
     // JSON Schema applies string keywords to strings only and number keywords to numbers
-    // only, so the union's checks can sit on the node itself (no CEL cost to pay).
+    // only, so the union's checks can sit on the node itself. A node with its own CEL rule
+    // (for a message people can read) leaves the pattern to that rule.
+    const rules = source['x-kubernetes-validations'];
+    if (rules) out['x-kubernetes-validations'] = rules;
     for (const variant of (source.anyOf ?? []) as Json[]) {
-      for (const key of variant.type === 'string' ? ['pattern', 'maxLength'] : ['minimum', 'maximum']) {
+      for (const key of variant.type === 'string' ? (rules ? ['maxLength'] : ['pattern', 'maxLength']) : ['minimum', 'maximum']) {
         const value = variant[key];
         if (value !== undefined && !(typeof value === 'number' && Math.abs(value) === SAFE_INT)) out[key] = value;
       }

@@ -46,7 +46,12 @@ export type LabelSelector = z.infer<typeof LabelSelector>;
 export const DURATION_PATTERN = '^([0-9]+|([0-9]+(\\.[0-9]+)?(ms|s|m|h))+)$';
 export const Duration = z
   .union([z.number().int().min(0), z.string().max(32).regex(new RegExp(DURATION_PATTERN), 'must be a duration like 30s, 5m, 1h30m or whole seconds')])
-  .meta({ 'x-kubernetes-int-or-string': true });
+  .meta({
+    'x-kubernetes-int-or-string': true,
+    'x-kubernetes-validations': [
+      { rule: `type(self) == string ? self.matches('${DURATION_PATTERN.replace(/\\/g, '\\\\')}') : true`, message: 'must be a duration like 30s, 5m, 1h30m or whole seconds' },
+    ],
+  });
 export type Duration = z.infer<typeof Duration>;
 
 /** A count or a percentage such as "25%". */
