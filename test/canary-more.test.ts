@@ -113,3 +113,23 @@ describe('resilience', () => {
     }
   });
 });
+
+describe('API errors', () => {
+  test('a failed write backs off and the rollout carries on; other Rollouts are not held up', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 50 }] }, {}, 'a'));
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 50 }] }, {}, 'b'));
+      await h.settle();
+      h.kube.failNext.push({ verb: 'patch', plural: 'replicasets', status: 500 }, { verb: 'patch', plural: 'replicasets', status: 500 });
+      await h.setImage('a', 'example/app:v2');
+      await h.setImage('b', 'example/app:v2');
+      await h.advance(1_000); // past the first two backoffs (250ms, 500ms)
+      assert.equal(h.rollout('a').status.phase, 'Healthy', h.rollout('a').status.message);
+      assert.equal(h.rollout('b').status.phase, 'Healthy', h.rollout('b').status.message);
+      assert.equal(h.kube.failNext.length, 0, 'both injected failures were hit');
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -1,5 +1,5 @@
-// The phase and message of a Rollout. Shared by the controller (from a plan) and the plugin (from status).
-import type { Phase, RolloutStatus } from '../api/rollout.ts';
+// The phase and message of a Rollout, from a plan's working state.
+import type { Phase } from '../api/rollout.ts';
 import { availableReplicas, specReplicas, type Context } from './context.ts';
 
 export interface PhaseAndMessage {
@@ -25,11 +25,4 @@ export function calculatePhase(ctx: Context): PhaseAndMessage {
     others.length === 0;
   if (done) return { phase: 'Healthy', message: ctx.progress ?? `Healthy: ${ctx.replicas}/${ctx.replicas} pods of revision ${ctx.newHash} available` };
   return { phase: 'Progressing', message: ctx.progress ?? 'Progressing' };
-}
-
-/** For readers of status only (the plugin): is the rollout finished, failed or still going? */
-export function isTerminal(status: RolloutStatus | undefined, generation: number | undefined): 'Healthy' | 'Degraded' | 'Paused' | undefined {
-  if (!status || status.observedGeneration !== generation) return undefined;
-  if (status.phase === 'Healthy' || status.phase === 'Degraded' || status.phase === 'Paused') return status.phase;
-  return undefined;
 }
