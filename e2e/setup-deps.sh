@@ -7,6 +7,8 @@ say() { printf '[setup-deps] %s\n' "$*" >&2; }
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# sshd for the git-over-ssh tests of `npm test` (they skip, saying why, where it is missing)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 for tool in git kubectl openssl; do
   command -v "$tool" >/dev/null 2>&1 || { say "missing required tool: $tool"; exit 1; }
 done
