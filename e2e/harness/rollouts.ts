@@ -143,6 +143,29 @@ export interface View {
   pods: Obj[];
 }
 
+/** The Services each strategy's helpers create and the controller pins. */
+export const PINNED_SERVICES = { canary: ['demo-stable', 'demo-canary'], blueGreen: ['demo-active', 'demo-preview'] } as const;
+
+/**
+ * Healthy on `hash`: status for the current generation, every pod of that revision available,
+ * no other revision running, and the strategy's Services pinned to it.
+ */
+export function assertHealthyOn(v: View, hash: string | undefined, replicas: number, strategy: keyof typeof PINNED_SERVICES = 'canary'): void {
+  const s = v.rollout.status;
+  assert.ok(hash, 'no current hash yet');
+  assert.equal(s.phase, 'Healthy');
+  assert.equal(s.observedGeneration, v.rollout.metadata.generation, 'status is for the current generation');
+  assert.equal(s.stableRS, hash);
+  assert.equal(s.currentPodHash, hash);
+  assert.equal(v.rs[hash]?.spec, replicas);
+  assert.equal(v.rs[hash]?.available, replicas);
+  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) {
+    assert.equal(other.spec, 0, `${other.name} scaled to 0`);
+    assert.equal(other.current, 0, `${other.name} has no pods`);
+  }
+  for (const svc of PINNED_SERVICES[strategy]) assert.equal(v.selectors[svc], hash, `${svc} selects ${hash}`);
+}
+
 /** Snapshot of one Rollout: the object, its ReplicaSets, Services and pods, in one kubectl call. */
 export async function view(k: Kubectl, ns: string, name: string): Promise<View> {
   const list = await k.json<{ items: Obj[] }>(['get', 'rollouts.sluice.dev,replicasets,services,pods', '-n', ns]);

@@ -12,12 +12,14 @@ import type { ControllerHandle } from '../harness/controller.ts';
 import { freePort } from '../harness/proc.ts';
 import { waitFor } from '../harness/wait.ts';
 import {
+  assertHealthyOn,
   blueGreenRollout,
   blueGreenServices,
   canaryRollout,
   canaryServices,
   completedSteps,
   manifest,
+  PINNED_SERVICES,
   scenario,
   type Scenario,
   type View,
@@ -56,7 +58,7 @@ async function withAnalysis(
       const services = o.strategy === 'canary' ? canaryServices() : blueGreenServices();
       await s.apply(manifest(errorRateTemplate(env, ns, o.template), services, o.rollout));
       const replicas = o.rollout.spec.replicas as number;
-      const v1 = await s.waitFor('first revision Healthy', (v) => healthyOn(v, v.rollout.status.currentPodHash, replicas, o.strategy));
+      const v1 = await s.waitFor('first revision Healthy', (v) => assertHealthyOn(v, v.rollout.status.currentPodHash, replicas, o.strategy));
       try {
         await fn(s, v1.rollout.status.stableRS as string);
       } catch (err) {
@@ -71,24 +73,7 @@ async function withAnalysis(
   }
 }
 
-const SERVICES = { canary: ['demo-stable', 'demo-canary'], blueGreen: ['demo-active', 'demo-preview'] } as const;
 
-/** Healthy on `hash`: all pods of it available, nothing else running, the strategy's Services pinned to it. */
-function healthyOn(v: View, hash: string | undefined, replicas: number, strategy: 'canary' | 'blueGreen'): void {
-  const s = v.rollout.status;
-  assert.ok(hash, 'no current hash yet');
-  assert.equal(s.phase, 'Healthy');
-  assert.equal(s.observedGeneration, v.rollout.metadata.generation);
-  assert.equal(s.stableRS, hash);
-  assert.equal(s.currentPodHash, hash);
-  assert.equal(v.rs[hash]?.spec, replicas);
-  assert.equal(v.rs[hash]?.available, replicas);
-  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) {
-    assert.equal(other.spec, 0, `${other.name} scaled to 0`);
-    assert.equal(other.current, 0, `${other.name} has no pods`);
-  }
-  for (const svc of SERVICES[strategy]) assert.equal(v.selectors[svc], hash, `${svc} selects ${hash}`);
-}
 
 /** Aborted back to `h1`: Degraded, every Service on stable, the new revision at 0, stable at full size. */
 function abortedTo(v: View, h1: string, h2: string, replicas: number, strategy: 'canary' | 'blueGreen'): void {
@@ -98,7 +83,7 @@ function abortedTo(v: View, h1: string, h2: string, replicas: number, strategy: 
   assert.equal(s.stableRS, h1, 'stable is still the old revision');
   assert.equal(v.rs[h2]?.spec, 0, 'new revision scaled to 0');
   assert.equal(v.rs[h1]?.spec, replicas, 'stable at full size');
-  for (const svc of SERVICES[strategy]) assert.equal(v.selectors[svc], h1, `${svc} back on stable`);
+  for (const svc of PINNED_SERVICES[strategy]) assert.equal(v.selectors[svc], h1, `${svc} back on stable`);
 }
 
 /**
@@ -150,7 +135,7 @@ describe('analysis', () => {
           return true;
         });
 
-        await s.waitFor('Healthy on v2', (v) => healthyOn(v, h2, 2, 'canary'), 60_000);
+        await s.waitFor('Healthy on v2', (v) => assertHealthyOn(v, h2, 2, 'canary'), 60_000);
 
         const runs = await analysisRuns(k, s.ns);
         assert.equal(runs.length, 1, describeRuns(runs));
@@ -349,7 +334,7 @@ describe('analysis', () => {
 
         // a person promotes: the README's contract is "remove pauseConditions"
         await s.promote();
-        await s.waitFor('Healthy on v2-idle', (v) => healthyOn(v, h2, 2, 'canary'), 30_000);
+        await s.waitFor('Healthy on v2-idle', (v) => assertHealthyOn(v, h2, 2, 'canary'), 30_000);
         const done = await s.waitEvent('RolloutCompleted');
         assert.deepEqual(completedSteps(done), ['1/3', '2/3', '3/3']);
         assert.equal((await analysisRuns(k, s.ns)).length, 1, 'promoting past the verdict does not start another run');

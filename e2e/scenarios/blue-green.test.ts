@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
-import { blueGreenRollout, blueGreenServices, manifest, scenario, type BlueGreenOptions, type Scenario, type View } from '../harness/rollouts.ts';
+import { assertHealthyOn, blueGreenRollout, blueGreenServices, manifest, scenario, type BlueGreenOptions, type Scenario, type View } from '../harness/rollouts.ts';
 
 const env = attach();
 const k = env.kubectl;
@@ -19,7 +19,7 @@ async function withBlueGreen(prefix: string, opts: BlueGreenOptions, fn: (s: Sce
       const s = scenario(env, ns);
       if (extra) await s.apply(extra);
       await s.apply(manifest(blueGreenServices(), blueGreenRollout({ replicas: 3, ...opts })));
-      const v1 = await s.waitFor('first revision Healthy', (v) => healthyOn(v, v.rollout.status.currentPodHash, opts.replicas ?? 3));
+      const v1 = await s.waitFor('first revision Healthy', (v) => assertHealthyOn(v, v.rollout.status.currentPodHash, opts.replicas ?? 3, 'blueGreen'));
       await fn(s, v1.rollout.status.stableRS as string);
     });
   } finally {
@@ -28,22 +28,6 @@ async function withBlueGreen(prefix: string, opts: BlueGreenOptions, fn: (s: Sce
   }
 }
 
-function healthyOn(v: View, hash: string | undefined, replicas: number): void {
-  const s = v.rollout.status;
-  assert.ok(hash, 'no current hash yet');
-  assert.equal(s.phase, 'Healthy');
-  assert.equal(s.observedGeneration, v.rollout.metadata.generation);
-  assert.equal(s.stableRS, hash);
-  assert.equal(s.currentPodHash, hash);
-  assert.equal(v.rs[hash]?.spec, replicas);
-  assert.equal(v.rs[hash]?.available, replicas);
-  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) {
-    assert.equal(other.spec, 0, `${other.name} scaled to 0`);
-    assert.equal(other.current, 0, `${other.name} has no pods`);
-  }
-  assert.equal(v.selectors['demo-active'], hash);
-  assert.equal(v.selectors['demo-preview'], hash);
-}
 
 /** The new revision is in preview: preview Service on it, active Service still on stable. */
 function inPreview(v: View, h1: string, previewCount: number, replicas: number): string {
@@ -142,7 +126,7 @@ describe('blue-green', () => {
       // … and loses them after it
       await s.waitFor('Healthy on v2, old revision scaled to 0', (v) => {
         watch.check(v);
-        healthyOn(v, h2, 3);
+        assertHealthyOn(v, h2, 3, 'blueGreen');
       }, 20_000);
       assert.ok(Date.now() - promotedAt >= 2500, 'not scaled down before the delay');
       const events = await s.waitEvent('RolloutCompleted');
@@ -163,7 +147,7 @@ describe('blue-green', () => {
       const readyAt = Date.parse(p.rollout.status.previewReadyAt);
       await s.holds('active stays on v1 until autoPromotionSeconds pass', (v) => inPreview(v, h1, 3, 3), Math.max(0, readyAt + 3000 - Date.now()));
       await s.waitFor('active switched to v2', (v) => assert.equal(v.selectors['demo-active'], h2), 15_000);
-      await s.waitFor('Healthy on v2', (v) => healthyOn(v, h2, 3), 15_000);
+      await s.waitFor('Healthy on v2', (v) => assertHealthyOn(v, h2, 3, 'blueGreen'), 15_000);
       await s.settled();
     }));
 
@@ -181,7 +165,7 @@ describe('blue-green', () => {
       await s.promote();
       await s.waitFor('Healthy on v2 with 4 pods', (v) => {
         watch.check(v);
-        healthyOn(v, h2, 4);
+        assertHealthyOn(v, h2, 4, 'blueGreen');
       }, 30_000);
       assert.deepEqual(watch.violations, [], 'the switch waited for all 4 pods');
       await s.settled();

@@ -8,6 +8,7 @@ import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { waitFor } from '../harness/wait.ts';
 import {
+  assertHealthyOn,
   canaryRollout,
   canaryServices,
   completedSteps,
@@ -43,24 +44,10 @@ async function withCanary(prefix: string, opts: CanaryOptions, fn: (s: Scenario,
   }
 }
 
-/** Healthy on `hash`: every pod of that revision available, nothing else running, both Services pinned to it. */
+
+/** Healthy on `hash` (see assertHealthyOn), and the plain Service is never touched. */
 function healthyOn(v: View, hash: string | undefined, replicas: number): void {
-  const s = v.rollout.status;
-  assert.ok(hash, 'no current hash yet');
-  assert.equal(s.phase, 'Healthy');
-  assert.equal(s.observedGeneration, v.rollout.metadata.generation, 'status is for the current generation');
-  assert.equal(s.stableRS, hash);
-  assert.equal(s.currentPodHash, hash);
-  const rs = v.rs[hash];
-  assert.ok(rs, `ReplicaSet for ${hash}`);
-  assert.equal(rs.spec, replicas);
-  assert.equal(rs.available, replicas);
-  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) {
-    assert.equal(other.spec, 0, `${other.name} scaled to 0`);
-    assert.equal(other.current, 0, `${other.name} has no pods`);
-  }
-  assert.equal(v.selectors['demo-stable'], hash);
-  assert.equal(v.selectors['demo-canary'], hash);
+  assertHealthyOn(v, hash, replicas);
   assert.equal(v.selectors.demo, '', 'the plain Service is not touched');
 }
 

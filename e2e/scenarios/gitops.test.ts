@@ -14,7 +14,7 @@ import type { ControllerHandle } from '../harness/controller.ts';
 import type { WorkingCopy, Repo } from '../harness/git.ts';
 import { freePort } from '../harness/proc.ts';
 import { waitFor } from '../harness/wait.ts';
-import { canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
+import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
 import {
   condition,
   getGitSync,
@@ -144,7 +144,7 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
         assert.equal(g.status.lastSyncedCommit, sha1);
         assert.equal(condition(g, 'Ready')?.status, 'True');
       });
-      await ctx.s.waitFor('v1 Healthy from Git', (v) => healthyOn(v, v.rollout.status.currentPodHash, v.rollout.spec.replicas));
+      await ctx.s.waitFor('v1 Healthy from Git', (v) => assertHealthyOn(v, v.rollout.status.currentPodHash, v.rollout.spec.replicas));
       try {
         await fn(ctx);
       } catch (err) {
@@ -161,28 +161,12 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
   }
 }
 
-function healthyOn(v: View, hash: string | undefined, replicas: number): void {
-  const s = v.rollout.status;
-  assert.ok(hash, 'no current hash yet');
-  assert.equal(s.phase, 'Healthy');
-  assert.equal(s.observedGeneration, v.rollout.metadata.generation);
-  assert.equal(s.stableRS, hash);
-  assert.equal(s.currentPodHash, hash);
-  assert.equal(v.rs[hash]?.spec, replicas);
-  assert.equal(v.rs[hash]?.available, replicas);
-  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) {
-    assert.equal(other.spec, 0, `${other.name} scaled to 0`);
-    assert.equal(other.current, 0, `${other.name} has no pods`);
-  }
-  assert.equal(v.selectors['demo-stable'], hash);
-  assert.equal(v.selectors['demo-canary'], hash);
-}
 
 /** Healthy on the revision running `image`. */
 function healthyOnImage(v: View, image: string, replicas: number): string {
   const h = v.rollout.status.currentPodHash as string;
   assert.equal(v.rs[h]?.image, image, `current revision runs ${image}`);
-  healthyOn(v, h, replicas);
+  assertHealthyOn(v, h, replicas);
   return h;
 }
 
@@ -603,7 +587,7 @@ describe('gitops', () => {
       const t0 = Date.now();
       const synced = await g.sync();
       assert.equal(synced.status.lastSyncedCommit, sha3);
-      const back = await g.s.waitFor('Healthy on v1 again', (v) => healthyOn(v, h1, 2), 20_000);
+      const back = await g.s.waitFor('Healthy on v1 again', (v) => assertHealthyOn(v, h1, 2), 20_000);
       const ms = Date.now() - t0;
       assert.equal(back.rollout.status.gitRevision, sha3, 'the revert commit is what runs now');
       assert.equal(back.replicaSets.length, 2, 'no new ReplicaSet: the stable one is reused');

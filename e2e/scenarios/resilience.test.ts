@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { log } from '../harness/proc.ts';
-import { canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
+import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
 
 const env = attach();
 const k = env.kubectl;
@@ -44,15 +44,6 @@ async function withRollout(prefix: string, fn: (s: Scenario, h1: string) => Prom
   }
 }
 
-function healthyOn(v: View, hash: string): void {
-  assert.equal(v.rollout.status.phase, 'Healthy');
-  assert.equal(v.rollout.status.stableRS, hash);
-  assert.equal(v.rs[hash]?.spec, 5);
-  assert.equal(v.rs[hash]?.available, 5);
-  for (const other of v.replicaSets.filter((r) => r.hash !== hash)) assert.equal(other.spec, 0);
-  assert.equal(v.selectors['demo-stable'], hash);
-  assert.equal(v.selectors['demo-canary'], hash);
-}
 
 /** Every step completed exactly once, in order, and the rollout completed once. */
 async function stepsExactlyOnce(s: Scenario, hash: string): Promise<void> {
@@ -100,7 +91,7 @@ describe('resilience', () => {
       log('resilience', 'controller killed around step 8/8');
       await c.restart();
 
-      await s.waitFor('Healthy on v2', (v) => healthyOn(v, h2), 30_000);
+      await s.waitFor('Healthy on v2', (v) => assertHealthyOn(v, h2, 5), 30_000);
       const done = await s.view();
       assert.equal(done.replicaSets.length, 2, 'no ReplicaSet created twice');
       assert.equal(done.rs[h1]?.spec, 0);
@@ -125,7 +116,7 @@ describe('resilience', () => {
       log('resilience', `kube-apiserver restarted in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       assert.ok(ctl!.isRunning(), `the controller survived the apiserver restart; log tail:\n${ctl!.logTail(30)}`);
 
-      await s.waitFor('Healthy on v2', (v) => healthyOn(v, h2), 60_000);
+      await s.waitFor('Healthy on v2', (v) => assertHealthyOn(v, h2, 5), 60_000);
       await stepsExactlyOnce(s, h2);
       assert.ok(ctl!.isRunning(), 'the controller is still running');
 
@@ -136,7 +127,7 @@ describe('resilience', () => {
         assert.equal(v.rollout.status.observedGeneration, v.rollout.metadata.generation);
       }, 15_000);
       const h3 = v3.rollout.status.currentPodHash as string;
-      await s.waitFor('Healthy on v3', (v) => healthyOn(v, h3), 60_000);
+      await s.waitFor('Healthy on v3', (v) => assertHealthyOn(v, h3, 5), 60_000);
       assert.notEqual(h3, h1);
       await s.settled();
     });
