@@ -69,6 +69,23 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     },
   },
   {
+    name: 'progress deadline with progressDeadlineAbort: traffic back to stable in the same plan, canary Service included',
+    input: {
+      ...observed(
+        { ...rollout('v2', { stableRS: h1, currentPodHash: h2, currentStepIndex: 0, progressStartedAt: '2026-01-01T00:00:00Z', availableReplicas: 4 }), spec: { ...rollout('v2').spec, progressDeadlineSeconds: 60, progressDeadlineAbort: true, strategy: { canary: { canaryService: 'a-canary', steps: [{ setWeight: 50 }] } } } },
+        [rs('v1', 4, 1), { ...rs('v2', 2, 2), status: { replicas: 2, readyReplicas: 0, availableReplicas: 0, observedGeneration: 1 } }],
+      ),
+      services: { 'a-canary': { metadata: { name: 'a-canary' }, spec: { selector: { app: 'a', 'rollouts-pod-template-hash': h2 } } } },
+    },
+    expect: (p) => {
+      assert.equal(p.status.abort, true);
+      assert.equal(p.status.phase, 'Degraded');
+      const writes = p.actions.filter((a) => a.type !== 'event');
+      assert.deepEqual(writes.find((a) => a.type === 'setServiceSelector'), { type: 'setServiceSelector', service: 'a-canary', hash: h1 });
+      assert.ok(writes.some((a) => a.type === 'scaleReplicaSet' && a.name === `a-${h2}` && a.replicas === 0));
+    },
+  },
+  {
     name: 'both strategies: invalid, nothing done, slow requeue',
     input: observed({ ...rollout('v1'), spec: { ...rollout('v1').spec, strategy: { canary: {}, blueGreen: { activeService: 's' } } } }, []),
     expect: (p) => {

@@ -16,6 +16,7 @@ import {
   REVISION_ANNOTATION,
   revisionOf,
   scale,
+  setSelector,
   specReplicas,
   wakeAt,
   type Context,
@@ -243,11 +244,14 @@ function checkProgressDeadline(ctx: Context): void {
 /** Abort decided after the strategy ran (deadline): traffic leaves the new revision in this same reconcile. */
 function abortNow(ctx: Context, message: string): void {
   event(ctx, 'RolloutAborted', message, 'Warning');
-  const stable = ctx.status.stableRS ? ctx.rsByHash.get(ctx.status.stableRS) : undefined;
-  if (stable && ctx.newRS && ctx.newRS !== stable) {
-    scale(ctx, ctx.newRS, 0);
-    scale(ctx, stable, ctx.replicas);
-  }
+  const stableHash = ctx.status.stableRS;
+  const stable = stableHash ? ctx.rsByHash.get(stableHash) : undefined;
+  if (!stableHash || !stable || !ctx.newRS || ctx.newRS === stable) return;
+  scale(ctx, ctx.newRS, 0);
+  scale(ctx, stable, ctx.replicas);
+  const { canary, blueGreen } = ctx.rollout.spec.strategy;
+  for (const service of [canary?.canaryService, blueGreen?.activeService, blueGreen?.previewService]) setSelector(ctx, service, stableHash);
+  if (blueGreen) ctx.status.activeSelector = stableHash;
 }
 
 function applyConditions(ctx: Context, phase: string): void {
