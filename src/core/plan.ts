@@ -15,8 +15,6 @@ import {
   readyReplicas,
   REVISION_ANNOTATION,
   revisionOf,
-  scale,
-  setSelector,
   specReplicas,
   wakeAt,
   type Context,
@@ -60,8 +58,15 @@ export function plan(observed: Observed, now: Date): Plan {
   }
 
   noteNewRevision(ctx);
-  if (rollout.spec.strategy.blueGreen) planBlueGreen(ctx, rollout.spec.strategy.blueGreen);
-  else planCanary(ctx, rollout.spec.strategy.canary ?? {});
+  const runStrategy = () => {
+    if (rollout.spec.strategy.blueGreen) planBlueGreen(ctx, rollout.spec.strategy.blueGreen);
+    else planCanary(ctx, rollout.spec.strategy.canary ?? {});
+  };
+  runStrategy();
+  countReplicas(ctx);
+  // A progress deadline that aborts is decided from this reconcile's counts; the strategy then
+  // plans the abort like any other, in this same plan (its later decisions win).
+  if (checkProgressDeadline(ctx) === 'aborted') runStrategy();
   planRestart(ctx);
   cleanUpHistory(ctx);
   return finish(ctx);
@@ -186,8 +191,8 @@ function cleanUpHistory(ctx: Context): void {
   for (const rs of old.slice(limit)) ctx.actions.push({ type: 'deleteReplicaSet', name: rs.metadata.name as string });
 }
 
-/** Common status: counts, weights honesty, phase, conditions, progress deadline, requeue. */
-function finish(ctx: Context): Plan {
+/** Replica counts and identity fields of status, from the observed ReplicaSets. */
+function countReplicas(ctx: Context): void {
   const { status, rollout } = ctx;
   const sets = [...ctx.rsByHash.values()];
   status.observedGeneration = rollout.metadata.generation;
@@ -199,8 +204,11 @@ function finish(ctx: Context): Plan {
   status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
   status.stepCount = rollout.spec.strategy.canary?.steps?.length;
+}
 
-  checkProgressDeadline(ctx);
+/** Common status: phase, conditions, requeue. */
+function finish(ctx: Context): Plan {
+  const { status } = ctx;
   const phase = calculatePhase(ctx);
   status.phase = phase.phase;
   status.message = phase.message;
@@ -211,7 +219,7 @@ function finish(ctx: Context): Plan {
 }
 
 /** Progress means the rollout moved: a step, a new revision, or a change in available pods. Pauses and analysis do not count. */
-function checkProgressDeadline(ctx: Context): void {
+function checkProgressDeadline(ctx: Context): 'aborted' | undefined {
   const { status, previous, rollout } = ctx;
   const seconds = rollout.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_S;
   const waiting = status.currentPodHash !== status.stableRS || (status.availableReplicas ?? 0) < ctx.replicas;
@@ -222,36 +230,25 @@ function checkProgressDeadline(ctx: Context): void {
   const moved = previous.availableReplicas !== status.availableReplicas || previous.currentStepIndex !== status.currentStepIndex;
   if (!status.progressStartedAt || moved || resumed) status.progressStartedAt = ctx.nowIso;
   const wasExceeded = getCondition(previous.conditions, 'Progressing')?.reason === 'ProgressDeadlineExceeded' && previous.currentPodHash === status.currentPodHash;
-  if (!waiting || paused || status.abort) return;
+  if (!waiting || paused || status.abort) return undefined;
   if (wasExceeded && !moved && !resumed) {
     ctx.deadlineExceeded = true;
-    return;
+    return undefined;
   }
   const deadline = Date.parse(status.progressStartedAt) + seconds * 1000;
-  if (ctx.now.getTime() < deadline) return wakeAt(ctx, deadline);
+  if (ctx.now.getTime() < deadline) {
+    wakeAt(ctx, deadline);
+    return undefined;
+  }
   ctx.deadlineExceeded = true;
   const message = `ReplicaSet ${rollout.metadata.name}-${status.currentPodHash} has not progressed for ${seconds}s (progressDeadlineSeconds)`;
   status.conditions = setCondition(status.conditions ?? [], { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message }, ctx.now);
   event(ctx, 'ProgressDeadlineExceeded', message, 'Warning');
-  if (rollout.spec.progressDeadlineAbort) {
-    status.abort = true;
-    status.abortedAt = ctx.nowIso;
-    status.abortMessage = `Rollout aborted: ${message}`;
-    abortNow(ctx, status.abortMessage);
-  }
-}
-
-/** Abort decided after the strategy ran (deadline): traffic leaves the new revision in this same reconcile. */
-function abortNow(ctx: Context, message: string): void {
-  event(ctx, 'RolloutAborted', message, 'Warning');
-  const stableHash = ctx.status.stableRS;
-  const stable = stableHash ? ctx.rsByHash.get(stableHash) : undefined;
-  if (!stableHash || !stable || !ctx.newRS || ctx.newRS === stable) return;
-  scale(ctx, ctx.newRS, 0);
-  scale(ctx, stable, ctx.replicas);
-  const { canary, blueGreen } = ctx.rollout.spec.strategy;
-  for (const service of [canary?.canaryService, blueGreen?.activeService, blueGreen?.previewService]) setSelector(ctx, service, stableHash);
-  if (blueGreen) ctx.status.activeSelector = stableHash;
+  if (!rollout.spec.progressDeadlineAbort) return undefined;
+  status.abort = true;
+  status.abortedAt = ctx.nowIso;
+  status.abortMessage = `Rollout aborted: ${message}`;
+  return 'aborted';
 }
 
 function applyConditions(ctx: Context, phase: string): void {
