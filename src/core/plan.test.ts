@@ -86,6 +86,25 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     },
   },
   {
+    name: 'restart: no next batch while a deleted pod is not replaced, even if ReplicaSet status still counts it',
+    input: {
+      ...observed({ ...rollout('v1', { stableRS: h1, currentPodHash: h1, availableReplicas: 4 }), spec: { ...rollout('v1').spec, restartAt: '2026-01-01T00:05:00Z' } }, [rs('v1', 4, 1)]),
+      pods: [0, 1, 2, 3].map((i) => ({
+        metadata: { name: `p${i}`, creationTimestamp: '2026-01-01T00:00:00Z', ...(i === 0 ? { deletionTimestamp: '2026-01-01T00:09:59Z' } : {}) },
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      })),
+    },
+    expect: (p) => assert.deepEqual(p.actions.filter((a) => a.type === 'deletePod'), []),
+  },
+  {
+    name: 'restart: with every pod ready, one batch (a quarter, at least one) is deleted',
+    input: {
+      ...observed({ ...rollout('v1', { stableRS: h1, currentPodHash: h1, availableReplicas: 4 }), spec: { ...rollout('v1').spec, restartAt: '2026-01-01T00:05:00Z' } }, [rs('v1', 4, 1)]),
+      pods: [0, 1, 2, 3].map((i) => ({ metadata: { name: `p${i}`, creationTimestamp: '2026-01-01T00:00:00Z' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } })),
+    },
+    expect: (p) => assert.deepEqual(p.actions.filter((a) => a.type === 'deletePod'), [{ type: 'deletePod', name: 'p0' }]),
+  },
+  {
     name: 'both strategies: invalid, nothing done, slow requeue',
     input: observed({ ...rollout('v1'), spec: { ...rollout('v1').spec, strategy: { canary: {}, blueGreen: { activeService: 's' } } } }, []),
     expect: (p) => {

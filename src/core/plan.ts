@@ -2,7 +2,7 @@
 import { GIT_REVISION_ANNOTATION } from '../api/git-sync.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import type { RolloutStatus } from '../api/rollout.ts';
-import type { ReplicaSet } from '../api/workload.ts';
+import type { Pod, ReplicaSet } from '../api/workload.ts';
 import { planBlueGreen } from './blue-green.ts';
 import { planCanary } from './canary.ts';
 import { getCondition, removeCondition, setCondition } from './conditions.ts';
@@ -175,10 +175,17 @@ function planRestart(ctx: Context): void {
     event(ctx, 'RolloutRestarted', `All pods created before ${restartAt} were recreated`);
     return;
   }
-  // One batch at a time: wait until the previous batch is replaced and available.
-  if (live.some((rs) => availableReplicas(rs) < specReplicas(rs))) return;
+  // One batch at a time: wait until the previous batch is replaced and ready. Pods, not
+  // ReplicaSet status, are counted: the status can still show a pod just deleted as available.
+  const readyPods = ctx.observed.pods.filter((p) => !p.metadata.deletionTimestamp && isPodReady(p)).length;
+  const wanted = live.reduce((n, rs) => n + specReplicas(rs), 0);
+  if (readyPods < wanted || live.some((rs) => availableReplicas(rs) < specReplicas(rs))) return;
   const batch = Math.max(1, Math.floor(ctx.replicas * 0.25));
   for (const pod of old.slice(0, batch)) ctx.actions.push({ type: 'deletePod', name: pod.metadata.name as string });
+}
+
+function isPodReady(pod: Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Deletes scaled-down ReplicaSets beyond revisionHistoryLimit, oldest first. */
