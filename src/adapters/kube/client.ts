@@ -168,37 +168,38 @@ export class RestKubeClient implements KubeClient {
       for (const h of handlers) h(type, obj as T);
     };
     let firstList: Promise<void> | undefined;
+    let stopped = false;
     return {
+      // Resolves once the first list is in the cache. (ListWatch's 'connect' fires before the
+      // list, so waiting on it would let reconciles see an empty cache: Services "missing".)
       start: () => {
-        firstList ??= new Promise<void>((resolve, reject) => {
-          lw = new ListWatch(path, new Watch(this.config), listFn, false, opts.labelSelector);
-          lw.on('add', emit('ADDED'));
-          lw.on('update', emit('MODIFIED'));
-          lw.on('delete', emit('DELETED'));
-          let settled = false;
-          lw.on('connect', () => {
-            settled = true;
-            resolve();
-          });
-          lw.on('error', (err) => {
-            // ListWatch stops on error; restart it after a pause so the cache heals.
-            if (!settled) {
-              settled = true;
-              reject(err instanceof Error ? err : new Error(String(err)));
+        firstList ??= (async () => {
+          const watcher = new ListWatch(path, new Watch(this.config), listFn, false, opts.labelSelector);
+          lw = watcher;
+          watcher.on('add', emit('ADDED'));
+          watcher.on('update', emit('MODIFIED'));
+          watcher.on('delete', emit('DELETED'));
+          let synced = false;
+          let failure: unknown;
+          watcher.on('error', (err) => {
+            if (!synced) {
+              failure = err;
               return;
             }
-            setTimeout(() => void lw?.start().catch(() => undefined), 1000).unref();
+            // ListWatch stops on an error; start it again after a pause so the cache heals
+            // (it resumes from its resourceVersion, or lists again after a 410).
+            setTimeout(() => {
+              if (!stopped) void watcher.start().catch(() => undefined);
+            }, 1000).unref();
           });
-          lw.start().catch((err: unknown) => {
-            if (!settled) {
-              settled = true;
-              reject(err instanceof Error ? err : new Error(String(err)));
-            }
-          });
-        });
+          await watcher.start();
+          if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+          synced = true;
+        })();
         return firstList;
       },
       stop: async () => {
+        stopped = true;
         await lw?.stop();
       },
       list: (namespace) => (lw?.list(namespace) ?? []) as T[],
