@@ -133,3 +133,30 @@ describe('API errors', () => {
     }
   });
 });
+
+describe('Events exactly once', () => {
+  test('a refused status write does not repeat or lose the Events of its transition', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 20 }, { pause: { duration: '10s' } }, { setWeight: 60 }] }));
+      await h.settle();
+      const template = structuredClone(h.rollout().spec.template) as any;
+      template.spec.containers[0].image = 'example/app:v2';
+      await h.kube.patch(kinds.rollout, NS, 'app', { spec: { template } }, { type: 'merge' });
+      // The coming status writes are refused (as when someone wrote first), six times over.
+      for (let i = 0; i < 6; i++) h.kube.failNext.push({ verb: 'patch', plural: 'rollouts', status: 422 });
+      await h.settle();
+      await h.advance(10_000);
+      assert.equal(h.kube.failNext.length, 0, 'every injected refusal was hit');
+      assert.equal(h.rollout().status.phase, 'Healthy');
+      const reasons = h.events().map((e) => e.split(':')[0]);
+      const count = (r: string) => reasons.filter((x) => x === r).length;
+      assert.equal(count('StepCompleted'), 3);
+      assert.equal(count('RolloutUpdated'), 1, h.events().join('\n'));
+      assert.equal(count('RolloutPaused'), 1);
+      assert.equal(count('RolloutCompleted'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
+});

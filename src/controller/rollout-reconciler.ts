@@ -1,4 +1,5 @@
 // Reconciles one Rollout: observe (from informer caches) -> plan (pure) -> act -> one status write.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { POD_TEMPLATE_HASH_LABEL } from '../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../api/rollout.ts';
@@ -104,15 +105,15 @@ export class RolloutReconciler {
       await this.act(rollout, finalizer, log);
       return {};
     }
-    for (const action of result.actions) if (action.type !== 'event') await this.act(rollout, action, log);
+    // Events before the status write that commits their transition, each named after that
+    // transition: if the write is refused (stale cache) or the process dies before it, the next
+    // reconcile plans the same transition, its Event already exists, and none is lost or doubled.
+    for (const action of result.actions) await this.act(rollout, action, log, result.status);
     const statusChanged = stableStringify(result.status) !== stableStringify(rollout.status ?? {});
     if (statusChanged && !rollout.metadata.deletionTimestamp) {
-      // Events describe a status transition: record them only once that transition is written,
-      // so a reconcile on a stale cache (whose write is refused) does not repeat them.
       if (!(await this.writeStatus(raw, result.status))) return { requeueAfterMs: 0 };
       log.info({ phase: result.status.phase, step: result.status.currentStepIndex, desiredWeight: result.status.desiredWeight, actualWeight: result.status.actualWeight, message: result.status.message }, 'Status updated');
     }
-    for (const action of result.actions) if (action.type === 'event') await this.act(rollout, action, log);
     this.deps.onPlanned?.(rollout, result, performance.now() - started);
     return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
   }
@@ -178,7 +179,7 @@ export class RolloutReconciler {
     }
   }
 
-  private async act(rollout: Rollout, action: Action, log: Logger): Promise<void> {
+  private async act(rollout: Rollout, action: Action, log: Logger, status?: RolloutStatus): Promise<void> {
     const { kube } = this.deps;
     const ns = rollout.metadata.namespace;
     switch (action.type) {
@@ -241,17 +242,20 @@ export class RolloutReconciler {
         return;
       }
       case 'event':
-        await this.recordEvent(rollout, action, log);
+        await this.recordEvent(rollout, action, log, status ?? {});
         return;
     }
   }
 
-  private async recordEvent(rollout: Rollout, action: Extract<Action, { type: 'event' }>, log: Logger): Promise<void> {
+  private async recordEvent(rollout: Rollout, action: Extract<Action, { type: 'event' }>, log: Logger, status: RolloutStatus): Promise<void> {
     const now = this.deps.clock.now().toISOString();
+    // One name per transition: the Rollout, its spec generation, the revision and attempt, and what happened.
+    const transition = [rollout.metadata.uid, rollout.metadata.generation, status.currentPodHash, status.retries ?? 0, action.reason, action.message].join('|');
+    const name = `${(rollout.metadata.name as string).slice(0, 200)}.${createHash('sha256').update(transition).digest('hex').slice(0, 16)}`;
     const event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { namespace: rollout.metadata.namespace, name: `${rollout.metadata.name}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}` },
+      metadata: { namespace: rollout.metadata.namespace, name },
       involvedObject: { apiVersion: rollout.apiVersion, kind: 'Rollout', name: rollout.metadata.name, namespace: rollout.metadata.namespace, uid: rollout.metadata.uid },
       reason: action.reason,
       message: action.message,
@@ -266,6 +270,7 @@ export class RolloutReconciler {
     try {
       await this.deps.kube.create(kinds.event, event as KubeObject);
     } catch (err) {
+      if (err instanceof KubeError && err.status === 409) return; // recorded by an earlier attempt at this transition
       log.warn({ err: (err as Error).message, reason: action.reason }, 'Could not record Event');
     }
     log.info({ reason: action.reason, type: action.eventType }, action.message);

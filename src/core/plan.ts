@@ -76,7 +76,8 @@ export function plan(observed: Observed, now: Date): Plan {
 function noteNewRevision(ctx: Context): void {
   const { status, previous, newHash } = ctx;
   if (previous.currentPodHash === newHash) return;
-  const revision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
+  // The same number whether or not the ReplicaSet exists yet, so a re-planned transition reads the same.
+  const revision = ctx.newRS ? revisionOf(ctx.newRS) : nextRevision(ctx);
   status.currentPodHash = newHash;
   status.currentStepIndex = 0;
   status.currentStepStartedAt = ctx.nowIso;
@@ -96,15 +97,19 @@ function noteNewRevision(ctx: Context): void {
   if (newHash === status.stableRS) {
     event(ctx, 'RolledBack', `Desired revision is the stable revision ${newHash}: fast rollback, steps skipped`);
   } else {
-    event(ctx, 'RolloutUpdated', `New revision ${newHash}${revision ? ` (revision ${revision})` : ''}; starting from the stable revision ${status.stableRS}`);
+    event(ctx, 'RolloutUpdated', `New revision ${newHash} (revision ${revision}); starting from the stable revision ${status.stableRS}`);
   }
+}
+
+function nextRevision(ctx: Context): number {
+  return Math.max(0, ...ctx.observed.replicaSets.map(revisionOf)) + 1;
 }
 
 function buildReplicaSet(ctx: Context): ReplicaSet {
   const { rollout, newHash } = ctx;
   const template = structuredClone(rollout.spec.template) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [POD_TEMPLATE_HASH_LABEL]: newHash } };
-  const revision = Math.max(0, ...ctx.observed.replicaSets.map(revisionOf)) + 1;
+  const revision = nextRevision(ctx);
   const firstRevision = !ctx.status.stableRS || !ctx.rsByHash.has(ctx.status.stableRS);
   const annotations: Record<string, string> = { [REVISION_ANNOTATION]: String(revision) };
   const gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
