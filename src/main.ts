@@ -18,7 +18,10 @@ async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env);
   const logger = pino({ level: config.logLevel, base: { component: 'sluice' } });
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
-  const kube = new RestKubeClient(kubeConfig, { userAgent: 'sluice-controller' });
+  const kube = new RestKubeClient(kubeConfig, {
+    userAgent: 'sluice-controller',
+    onInformerError: (kind, err) => logger.warn({ resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) }, 'Cannot list or watch; retrying (are the CRDs installed? kubectl apply --server-side -f crds/)'),
+  });
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });

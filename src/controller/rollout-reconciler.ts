@@ -271,7 +271,11 @@ export class RolloutReconciler {
       await this.deps.kube.create(kinds.event, event as KubeObject);
     } catch (err) {
       if (err instanceof KubeError && err.status === 409) return; // recorded by an earlier attempt at this transition
+      // Not allowed to record Events at all: say so and go on. Anything else: fail this reconcile
+      // before its status write, so the transition (and its Event) is tried again, not lost.
+      if (!(err instanceof KubeError && err.status === 403)) throw err;
       log.warn({ err: (err as Error).message, reason: action.reason }, 'Could not record Event');
+      return;
     }
     log.info({ reason: action.reason, type: action.eventType }, action.message);
   }

@@ -16,6 +16,8 @@ const CONTENT_TYPE: Record<PatchOptions['type'], string> = {
 export interface RestOptions {
   timeoutMs?: number;
   userAgent?: string;
+  /** Told when an informer cannot list or watch (it keeps trying). */
+  onInformerError?: (kind: ResourceKind, err: unknown) => void;
 }
 
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -28,7 +30,7 @@ export function loadKubeConfig(path?: string): KubeConfig {
 export class RestKubeClient implements KubeClient {
   readonly config: KubeConfig;
   private readonly server: URL;
-  private readonly opts: Required<RestOptions>;
+  private readonly opts: Required<Omit<RestOptions, 'onInformerError'>> & Pick<RestOptions, 'onInformerError'>;
   private readonly discovered = new Map<string, ResourceKind | undefined>();
   private requestOptions?: Promise<https.RequestOptions>;
   /** Requests made, by verb: the benchmarks read API cost from here. */
@@ -39,7 +41,7 @@ export class RestKubeClient implements KubeClient {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
     this.server = new URL(cluster.server);
-    this.opts = { timeoutMs: opts.timeoutMs ?? 30_000, userAgent: opts.userAgent ?? 'sluice' };
+    this.opts = { timeoutMs: opts.timeoutMs ?? 30_000, userAgent: opts.userAgent ?? 'sluice', ...(opts.onInformerError ? { onInformerError: opts.onInformerError } : {}) };
   }
 
   private baseOptions(): Promise<https.RequestOptions> {
@@ -188,12 +190,21 @@ export class RestKubeClient implements KubeClient {
             }
             // ListWatch stops on an error; start it again after a pause so the cache heals
             // (it resumes from its resourceVersion, or lists again after a 410).
+            this.opts.onInformerError?.(kind, err);
             setTimeout(() => {
               if (!stopped) void watcher.start().catch(() => undefined);
             }, 1000).unref();
           });
-          await watcher.start();
-          if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+          // Until the first list succeeds (API server starting, CRDs just installed), try again
+          // with backoff and say why; start() resolves only with a filled cache.
+          for (let attempt = 0; ; attempt++) {
+            failure = undefined;
+            await watcher.start();
+            if (failure === undefined) break;
+            if (stopped) throw failure instanceof Error ? failure : new Error(String(failure));
+            this.opts.onInformerError?.(kind, failure);
+            await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 500 * 2 ** attempt)));
+          }
           synced = true;
         })();
         return firstList;
