@@ -111,6 +111,20 @@ describe('invalid and deleted Rollouts', () => {
     assert.match(h.rollout().status.message ?? '', /selector does not match spec.template.metadata.labels/);
   });
 
+  test('a pod template the API server refuses is an InvalidSpec with its reason, and fixing it recovers', async () => {
+    await h.kube.create(kinds.service, service('x'));
+    h.kube.failNext.push({ verb: 'create', plural: 'replicasets', status: 422 });
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'x' }));
+    await h.settle();
+    let r = h.rollout();
+    assert.equal(r.status.phase, 'Degraded');
+    assert.match(r.status.message ?? '', /the API server rejects spec.template: .*injected 422/);
+    assert.equal(h.replicaSets().length, 0);
+    await h.setImage('app', 'example/app:fixed');
+    r = h.rollout();
+    assert.equal(r.status.phase, 'Healthy', r.status.message);
+  });
+
   test('one invalid Rollout does not stop another', async () => {
     await h.kube.create(kinds.service, service('ok-active'));
     await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'missing' }, {}, 'bad'));

@@ -110,4 +110,20 @@ describe('admission and invalid specs', () => {
       assert.equal(ok.selectors['nosvc-canary'], ok.rollout.status.stableRS);
       await k.run(['delete', 'rollout', 'nosvc', '-n', ns, '--wait=true', '--timeout=30s']);
     }));
+
+  test('a pod template the API server refuses is an InvalidSpec with its reason; fixing it recovers', () =>
+    env.withDiagnostics(ns, [ctl!.logFile], async () => {
+      const s = scenario(env, ns, 'noimage');
+      const ro = canaryRollout({ name: 'noimage', replicas: 2, steps: [{ setWeight: 50 }] });
+      delete ro.spec.template.spec.containers[0].image; // the CRD keeps pod templates opaque; ReplicaSets need an image
+      await s.apply(manifest(canaryServices('noimage'), ro));
+      const invalid = await s.waitFor('InvalidSpec from the API server', (v) => {
+        assert.equal(v.rollout.status.phase, 'Degraded');
+        assert.match(v.rollout.status.message, /the API server rejects spec.template: .*containers\[0\]\.image: Required value/);
+      });
+      assert.equal(invalid.replicaSets.length, 0, 'nothing is created');
+      await k.ok(['patch', 'rollout', 'noimage', '-n', ns, '--type=json', '-p', '[{"op":"add","path":"/spec/template/spec/containers/0/image","value":"example/app:v1"}]']);
+      await s.waitFor('Healthy once the template is fixed', (v) => assert.equal(v.rollout.status.phase, 'Healthy'), 15_000);
+      await k.run(['delete', 'rollout', 'noimage', '-n', ns, '--wait=true', '--timeout=30s']);
+    }));
 });

@@ -51,11 +51,16 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
   };
 }
 
+interface TemplateCheck {
+  equivalentHash?: string;
+  error?: string;
+}
+
 export class RolloutReconciler {
   private readonly deps: RolloutReconcilerDeps;
   private seq = 0;
-  /** `<rollout uid>/<template hash>` -> hash of the equivalent ReplicaSet (null: none). */
-  private readonly equivalents = new Map<string, string | null>();
+  /** `<rollout uid>/<template hash>` -> what the API server made of that template. */
+  private readonly templateChecks = new Map<string, TemplateCheck>();
 
   constructor(deps: RolloutReconcilerDeps) {
     this.deps = deps;
@@ -86,10 +91,11 @@ export class RolloutReconciler {
       services[svc] = obj ? Service.parse(obj) : undefined;
     }
     const runs = caches.analysisRuns.list(namespace).filter((r) => ownedBy(r, uid));
-    const equivalentHash = await this.findEquivalentReplicaSet(rollout, replicaSets);
+    const template = await this.checkTemplate(rollout, replicaSets);
     const observed = {
       rollout,
-      ...(equivalentHash ? { equivalentHash } : {}),
+      ...(template.equivalentHash ? { equivalentHash: template.equivalentHash } : {}),
+      ...(template.error ? { templateError: template.error } : {}),
       replicaSets: replicaSets.map((rs) => ReplicaSet.parse(rs)),
       pods: pods.map((p) => Pod.parse(p)),
       services,
@@ -119,45 +125,48 @@ export class RolloutReconciler {
   }
 
   /**
-   * ReplicaSet templates hold the API server's defaults (imagePullPolicy, dnsPolicy, ports'
-   * protocol, …) and the Rollout's template does not, so a template copied back from a
-   * ReplicaSet (undo) hashes differently from the one it came from. When no ReplicaSet has the
-   * template's hash, ask the API server (a dry-run create) what it makes of the template and
-   * look for a ReplicaSet holding exactly that. One call per new template, remembered.
+   * A template no ReplicaSet has yet is shown to the API server first (a dry-run create, once
+   * per template, remembered):
+   * - if it refuses the template, that is the Rollout's problem to report (InvalidSpec), not a
+   *   reconcile error to retry forever;
+   * - ReplicaSet templates hold the API server's defaults (imagePullPolicy, dnsPolicy, ports'
+   *   protocol, …) and the Rollout's template does not, so a template copied back from a
+   *   ReplicaSet (undo) hashes differently from the one it came from: a ReplicaSet holding
+   *   exactly the defaulted template is the one to reuse.
    */
-  private async findEquivalentReplicaSet(rollout: Rollout, replicaSets: KubeObject[]): Promise<string | undefined> {
+  private async checkTemplate(rollout: Rollout, replicaSets: KubeObject[]): Promise<TemplateCheck> {
     const hash = podTemplateHash(rollout.spec.template);
     const hashOf = (rs: KubeObject) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
-    if (replicaSets.length === 0 || replicaSets.some((rs) => hashOf(rs) === hash)) return undefined;
+    if (replicaSets.some((rs) => hashOf(rs) === hash)) return {};
     const key = `${rollout.metadata.uid}/${hash}`;
-    if (this.equivalents.has(key)) return this.equivalents.get(key) ?? undefined;
+    const known = this.templateChecks.get(key);
+    if (known) return known;
     const withoutHash = (template: unknown) => {
       const t = structuredClone(template) as { metadata?: { labels?: Record<string, string>; creationTimestamp?: unknown } };
       delete t.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
       if (t.metadata) delete t.metadata.creationTimestamp;
       return stableStringify(t);
     };
-    const template = structuredClone(rollout.spec.template) as { metadata?: { labels?: Record<string, string> } };
     const probe = {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
       metadata: { generateName: `${rollout.metadata.name}-`, namespace: rollout.metadata.namespace },
-      spec: { replicas: 0, selector: rollout.spec.selector, template },
+      spec: { replicas: 0, selector: rollout.spec.selector, template: structuredClone(rollout.spec.template) },
     } as KubeObject;
-    let defaulted: KubeObject;
+    let result: TemplateCheck;
     try {
-      defaulted = await this.deps.kube.create(kinds.replicaSet, probe, { dryRun: true });
+      const defaulted = await this.deps.kube.create(kinds.replicaSet, probe, { dryRun: true });
+      const wanted = withoutHash((defaulted as { spec?: { template?: unknown } }).spec?.template);
+      const match = replicaSets.find((rs) => withoutHash((rs as { spec?: { template?: unknown } }).spec?.template) === wanted);
+      const equivalentHash = match ? hashOf(match) : undefined;
+      result = equivalentHash ? { equivalentHash } : {};
     } catch (err) {
-      // An invalid template is the planner's to report; without the answer a new ReplicaSet is made.
-      this.deps.logger.debug({ err: (err as Error).message }, 'Dry-run of the pod template failed');
-      return undefined;
+      if (!(err instanceof KubeError && err.status === 422)) throw err;
+      result = { error: `the API server rejects spec.template: ${err.message.replace(/^[A-Z]+ \S+: 422 /, '')}` };
     }
-    if (this.equivalents.size > 10_000) this.equivalents.clear();
-    const wanted = withoutHash((defaulted as { spec?: { template?: unknown } }).spec?.template);
-    const match = replicaSets.find((rs) => withoutHash((rs as { spec?: { template?: unknown } }).spec?.template) === wanted);
-    const found = match ? hashOf(match) : undefined;
-    this.equivalents.set(key, found ?? null);
-    return found;
+    if (this.templateChecks.size > 10_000) this.templateChecks.clear();
+    this.templateChecks.set(key, result);
+    return result;
   }
 
   /**

@@ -35,6 +35,7 @@ export function plan(observed: Observed, now: Date): Plan {
   if (rollout.metadata.deletionTimestamp) return planDeletion(ctx);
 
   const problems = validateRollout(rollout, observed.services);
+  if (observed.templateError) problems.push(observed.templateError);
   if (problems.length > 0) return planInvalid(ctx, problems);
   ctx.status.conditions = removeCondition(ctx.status.conditions ?? [], 'InvalidSpec');
 

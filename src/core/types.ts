@@ -41,6 +41,8 @@ export interface Observed {
    * a template copied back from a ReplicaSet (undo) then reuses that ReplicaSet.
    */
   equivalentHash?: string;
+  /** Why the API server refuses spec.template as a ReplicaSet's, when it does. */
+  templateError?: string;
   /** Present when analysis is wired in: builds runs from the observed templates. */
   buildAnalysisRun?: BuildAnalysisRun;
 }
