@@ -52,7 +52,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     process.exit(0);
   }
   const result = Config.safeParse({
-    kubeconfig: values.kubeconfig ?? env.KUBECONFIG ?? undefined,
+    // $KUBECONFIG (which may list several files) is read by the client library itself
+    kubeconfig: values.kubeconfig ?? undefined,
     namespace: values.namespace ?? env.SLUICE_NAMESPACE ?? undefined,
     metricsAddr: values['metrics-addr'] ?? env.SLUICE_METRICS_ADDR ?? '127.0.0.1:8080',
     healthAddr: values['health-addr'] ?? env.SLUICE_HEALTH_ADDR ?? '127.0.0.1:8081',

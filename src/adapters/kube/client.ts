@@ -2,7 +2,9 @@
 // authentication, TLS and watch-fed caches (ListWatch); requests are plain REST over node:https,
 // because the generated typed clients cannot reach subresources of custom resources or send
 // every patch type with a field manager in one uniform call.
+import { existsSync } from 'node:fs';
 import http from 'node:http';
+import { delimiter } from 'node:path';
 import https from 'node:https';
 import { KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { KubeError, kinds, type Informer, type KubeClient, type KubeObject, type PatchOptions, type ResourceKind, type WatchEventType } from '../../ports/kube.ts';
@@ -22,8 +24,31 @@ export interface RestOptions {
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
+  if (path) {
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      throw new Error(`cannot read kubeconfig ${path}: ${(err as Error).message}`);
+    }
+    return kc;
+  }
+  // As kubectl does, files listed in $KUBECONFIG that do not exist are skipped.
+  const listed = process.env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
+  const present = listed.filter((file) => existsSync(file));
+  if (listed.length > 0 && present.length === 0) throw new Error(`none of the files in KUBECONFIG exist: ${listed.join(', ')}`);
+  const saved = process.env.KUBECONFIG;
+  try {
+    if (listed.length > 0) process.env.KUBECONFIG = present.join(delimiter);
+    kc.loadFromDefault();
+  } finally {
+    if (saved === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = saved;
+  }
+  // With no kubeconfig anywhere and not in a cluster, the library falls back to an
+  // unauthenticated http://localhost:8080, which then fails in a puzzling way.
+  if (kc.getCurrentCluster()?.server === 'http://localhost:8080' && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new Error('no kubeconfig found: set KUBECONFIG or --kubeconfig, or run the controller in a cluster');
+  }
   return kc;
 }
 
