@@ -31,6 +31,8 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     expect: (p) => {
       const create = p.actions.find((a) => a.type === 'createReplicaSet');
       assert.equal(create?.type === 'createReplicaSet' && create.replicaSet.spec.replicas, 4);
+      assert.equal(p.status.observedGeneration, 1, 'status is complete from the first write');
+      assert.equal(p.status.selector, 'app=a');
     },
   },
   {

@@ -54,7 +54,10 @@ export function plan(observed: Observed, now: Date): Plan {
 
   // No stable revision yet (first deploy, or its ReplicaSet is gone): the current one is stable.
   if (!ctx.status.stableRS || !ctx.rsByHash.has(ctx.status.stableRS)) {
-    if (!ctx.newRS) return finish(ctx);
+    if (!ctx.newRS) {
+      countReplicas(ctx);
+      return finish(ctx);
+    }
     ctx.status.stableRS = ctx.newHash;
   }
 
