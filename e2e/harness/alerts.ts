@@ -4,21 +4,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, log, nodeBin, repoRoot, startProcess, type ManagedProcess } from './proc.ts';
+import type { Recorded } from '../webhook/server.ts';
 import { waitFor } from './wait.ts';
 
-export interface RecordedRequest {
-  seq: number;
-  time: string;
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  /** The body parsed as JSON, when it was JSON. */
-  json?: any;
-  /** Status the receiver answered with. */
-  status: number;
-}
+/** A request the receiver recorded; `json` is loosely typed so scenarios can read into it. */
+export type RecordedRequest = Omit<Recorded, 'json'> & { json?: any };
 
 /** Client for a running webhook receiver. */
 export interface WebhookClient {

@@ -2,21 +2,11 @@
 // client for its HTTP API (usable from scenarios through the descriptor's url).
 import { join } from 'node:path';
 import { freePort, log, nodeBin, repoRoot, startProcess, type ManagedProcess } from './proc.ts';
+import type { PodState } from '../traffic/server.ts';
 import { waitFor } from './wait.ts';
 
-export interface TrafficPodState {
-  key: string;
-  namespace: string;
-  pod: string;
-  rollout: string;
-  hash: string;
-  imageTag: string;
-  ready: boolean;
-  requests: number;
-  errors: number;
-  sum: number;
-  count: number;
-}
+/** A pod as GET /state serves it. */
+export type TrafficPodState = Omit<PodState, 'buckets' | 'reqCarry' | 'errCarry'>;
 
 export interface TrafficState {
   pods: TrafficPodState[];

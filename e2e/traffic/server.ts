@@ -15,7 +15,8 @@ const TICK_MS = 100;
 const FLAKY_PERIOD_MS = 10_000;
 const SELECTOR = 'rollouts-pod-template-hash';
 
-interface PodState {
+/** Per-pod state; GET /state serves it without the internal counters (the harness reads this type). */
+export interface PodState {
   key: string; // namespace/name
   namespace: string;
   pod: string;

@@ -10,7 +10,8 @@
 // Environment: WEBHOOK_ADDR=127.0.0.1:PORT (required).
 import { createServer } from 'node:http';
 
-interface Recorded {
+/** One request as recorded and served back on GET /_requests (the harness reads this type). */
+export interface Recorded {
   seq: number;
   time: string;
   method: string;
@@ -18,7 +19,9 @@ interface Recorded {
   query: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The body parsed as JSON, when it was JSON. */
   json?: unknown;
+  /** Status the receiver answered with. */
   status: number;
 }
 
