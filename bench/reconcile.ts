@@ -5,9 +5,12 @@
 //   node bench/reconcile.ts [N ...]     (default: 1 100 1000)
 import { performance } from 'node:perf_hooks';
 import { kinds } from '../src/ports/kube.ts';
-import { canaryRollout, startHarness } from '../test/harness.ts';
+import { canaryRollout, startHarness } from '../test/helpers/harness.ts';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const pct = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
 for (const n of sizes.length ? sizes : [1, 100, 1000]) {

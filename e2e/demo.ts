@@ -190,8 +190,14 @@ async function main(): Promise<void> {
   out();
   out(bold('Changing the image to example/demo:v2 — watch the canary advance:'));
   await k.ok([
-    'patch', 'rollout', NAME, '-n', NS, '--type=json',
-    '-p', JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example/demo:v2' }]),
+    'patch',
+    'rollout',
+    NAME,
+    '-n',
+    NS,
+    '--type=json',
+    '-p',
+    JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example/demo:v2' }]),
   ]);
   const t0 = Date.now();
   const done = await follow(k, healthyOn('example/demo:v2'), 300_000);
@@ -217,7 +223,11 @@ async function main(): Promise<void> {
   out(`  Prometheus:     ${e.descriptor.prometheus.url}   (the controller is scraped as job "${env ? 'sluice' : 'sluice-demo'}", e.g. sluice_rollout_weight)`);
   if (env) out(`  All logs:       ${e.descriptor.logsDir}`);
   out();
-  out(bold(env ? 'Press Ctrl-C to stop everything (controller, Kubernetes, Prometheus, …).' : 'Press Ctrl-C to stop the controller and delete the demo namespace.'));
+  out(
+    bold(
+      env ? 'Press Ctrl-C to stop everything (controller, Kubernetes, Prometheus, …).' : 'Press Ctrl-C to stop the controller and delete the demo namespace.',
+    ),
+  );
   out(dim('Changes to the Rollout keep showing below.'));
   out();
   await follow(k, undefined, Number.MAX_SAFE_INTEGER);

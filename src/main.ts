@@ -6,9 +6,9 @@ import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
 import { createGitClient } from './adapters/git/index.ts';
-import { AnalysisController } from './controller/analysis-controller.ts';
-import { GitSyncController } from './controller/git-sync-controller.ts';
-import { RolloutController } from './controller/rollout-controller.ts';
+import { AnalysisController } from './controller/analysis/analysis-controller.ts';
+import { GitSyncController } from './controller/gitsync/git-sync-controller.ts';
+import { RolloutController } from './controller/rollout/rollout-controller.ts';
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
 
@@ -20,15 +20,38 @@ async function main(): Promise<void> {
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
   const kube = new RestKubeClient(kubeConfig, {
     userAgent: 'sluice-controller',
-    onInformerError: (kind, err) => logger.warn({ resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) }, 'Cannot list or watch; retrying (are the CRDs installed? kubectl apply --server-side -f crds/)'),
+    onInformerError: (kind, err) =>
+      logger.warn(
+        { resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) },
+        'Cannot list or watch; retrying (are the CRDs installed? kubectl apply --server-side -f crds/)',
+      ),
   });
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
-  const reconcileSeconds = new Histogram({ name: 'sluice_reconcile_duration_seconds', help: 'Time to observe, plan and act for one Rollout', registers: [registry], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
-  const reconcileErrors = new Counter({ name: 'sluice_reconcile_errors_total', help: 'Reconciles that failed and were retried with backoff', registers: [registry] });
-  const phase = new Gauge({ name: 'sluice_rollout_phase', help: '1 for the phase a Rollout is in', labelNames: ['namespace', 'rollout', 'phase'], registers: [registry] });
-  const weight = new Gauge({ name: 'sluice_rollout_weight', help: 'Canary weight, desired and actual', labelNames: ['namespace', 'rollout', 'kind'], registers: [registry] });
+  const reconcileSeconds = new Histogram({
+    name: 'sluice_reconcile_duration_seconds',
+    help: 'Time to observe, plan and act for one Rollout',
+    registers: [registry],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+  });
+  const reconcileErrors = new Counter({
+    name: 'sluice_reconcile_errors_total',
+    help: 'Reconciles that failed and were retried with backoff',
+    registers: [registry],
+  });
+  const phase = new Gauge({
+    name: 'sluice_rollout_phase',
+    help: '1 for the phase a Rollout is in',
+    labelNames: ['namespace', 'rollout', 'phase'],
+    registers: [registry],
+  });
+  const weight = new Gauge({
+    name: 'sluice_rollout_weight',
+    help: 'Canary weight, desired and actual',
+    labelNames: ['namespace', 'rollout', 'kind'],
+    registers: [registry],
+  });
   const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
@@ -65,7 +88,11 @@ async function main(): Promise<void> {
     git: createGitClient({ cacheDir: config.gitCacheDir, allowFileUrls: config.gitsyncAllowFileUrls }),
     clock: systemClock,
     logger,
-    policy: { allowCrossNamespace: config.gitsyncAllowCrossNamespace, allowClusterScoped: config.gitsyncAllowClusterScoped, allowFileUrls: config.gitsyncAllowFileUrls },
+    policy: {
+      allowCrossNamespace: config.gitsyncAllowCrossNamespace,
+      allowClusterScoped: config.gitsyncAllowClusterScoped,
+      allowFileUrls: config.gitsyncAllowFileUrls,
+    },
     ...(config.namespace ? { namespace: config.namespace } : {}),
     ...(config.webhookAddr ? { webhookAddr: config.webhookAddr } : {}),
   });

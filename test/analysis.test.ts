@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kinds, type KubeObject } from '../src/ports/kube.ts';
-import { blueGreenRollout, canaryRollout, NS, service, startHarness, type Harness } from './harness.ts';
+import { blueGreenRollout, canaryRollout, NS, service, startHarness, type Harness } from './helpers/harness.ts';
 
 const template = (name: string, metric: Record<string, unknown>): KubeObject => ({
   apiVersion: 'sluice.dev/v1alpha1',
@@ -14,7 +14,9 @@ const template = (name: string, metric: Record<string, unknown>): KubeObject => 
     metrics: [{ name, provider: { prometheus: { address: 'http://prometheus.invalid:9090', query: `${name}{hash="{{args.hash}}"}` } }, ...metric }],
   },
 });
-const analysisStep = (name: string) => ({ analysis: { templates: [{ templateName: name }], args: [{ name: 'hash', valueFrom: { podTemplateHashValue: 'Latest' } }] } });
+const analysisStep = (name: string) => ({
+  analysis: { templates: [{ templateName: name }], args: [{ name: 'hash', valueFrom: { podTemplateHashValue: 'Latest' } }] },
+});
 const sizes = (h: Harness) => Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas]));
 const selectorOf = (h: Harness, name: string) => (h.kube.peek(kinds.service, NS, name) as any).spec.selector['rollouts-pod-template-hash'];
 
@@ -55,7 +57,10 @@ describe('analysis decides', () => {
   });
 
   test('Prometheus unreachable: never promoted, aborted after consecutiveErrorLimit', async () => {
-    await h.kube.create(kinds.analysisTemplate, template('latency', { successCondition: 'result[0] < 0.5', interval: '5s', count: 10, consecutiveErrorLimit: 2 }));
+    await h.kube.create(
+      kinds.analysisTemplate,
+      template('latency', { successCondition: 'result[0] < 0.5', interval: '5s', count: 10, consecutiveErrorLimit: 2 }),
+    );
     h.metrics.answer('latency', 'unreachable');
     await canary([{ setWeight: 20 }, analysisStep('latency'), { setWeight: 100 }]);
     await h.advance(5_000);
@@ -75,7 +80,10 @@ describe('analysis decides', () => {
     await canary([{ setWeight: 20 }, analysisStep('traffic'), { setWeight: 60 }]);
     let r = h.rollout();
     assert.equal(r.status.phase, 'Paused');
-    assert.deepEqual(r.status.pauseConditions?.map((p) => p.reason), ['InconclusiveAnalysis']);
+    assert.deepEqual(
+      r.status.pauseConditions?.map((p) => p.reason),
+      ['InconclusiveAnalysis'],
+    );
     assert.match(r.status.analysis?.message ?? '', /no data/);
     await h.advance(600_000);
     assert.equal(h.rollout().status.phase, 'Paused', 'an inconclusive verdict waits for a person');
@@ -102,7 +110,10 @@ describe('analysis decides', () => {
   test('blue-green: failing pre-promotion analysis never switches the active Service', async () => {
     h.metrics.answer('error-rate', 0.5);
     await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', prePromotionAnalysis: analysisStep('error-rate').analysis }, { replicas: 3 }));
+    await h.kube.create(
+      kinds.rollout,
+      blueGreenRollout({ activeService: 'app-active', prePromotionAnalysis: analysisStep('error-rate').analysis }, { replicas: 3 }),
+    );
     await h.settle();
     const v1 = h.rollout().status.stableRS;
     await h.setImage('app', 'example/app:v2');
@@ -116,7 +127,13 @@ describe('analysis decides', () => {
   test('blue-green: failing post-promotion analysis switches back to the previous revision', async () => {
     h.metrics.answer('error-rate', 0.01);
     await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', postPromotionAnalysis: analysisStep('error-rate').analysis, scaleDownDelaySeconds: 300 }, { replicas: 3 }));
+    await h.kube.create(
+      kinds.rollout,
+      blueGreenRollout(
+        { activeService: 'app-active', postPromotionAnalysis: analysisStep('error-rate').analysis, scaleDownDelaySeconds: 300 },
+        { replicas: 3 },
+      ),
+    );
     await h.settle();
     const v1 = h.rollout().status.stableRS;
     h.metrics.answer('error-rate', 0.5);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kinds } from '../src/ports/kube.ts';
-import { blueGreenRollout, NS, service, startHarness, type Harness } from './harness.ts';
+import { blueGreenRollout, NS, service, startHarness, type Harness } from './helpers/harness.ts';
 
 const selectorOf = (h: Harness, name: string) => (h.kube.peek(kinds.service, NS, name) as any).spec.selector['rollouts-pod-template-hash'];
 const sizes = (h: Harness) => Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas]));
@@ -99,7 +99,10 @@ describe('invalid and deleted Rollouts', () => {
     await h.settle();
     r = h.rollout();
     assert.equal(r.status.phase, 'Healthy');
-    assert.equal(r.status.conditions?.find((c) => c.type === 'InvalidSpec'), undefined);
+    assert.equal(
+      r.status.conditions?.find((c) => c.type === 'InvalidSpec'),
+      undefined,
+    );
   });
 
   test('a selector that does not match the template labels is rejected with the reason', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kinds } from '../src/ports/kube.ts';
-import { canaryRollout, NS, service, startHarness, type Harness } from './harness.ts';
+import { canaryRollout, NS, service, startHarness, type Harness } from './helpers/harness.ts';
 
 const steps = [{ setWeight: 20 }, { pause: { duration: '30s' } }, { setWeight: 50 }, { pause: {} }, { setWeight: 80 }];
 
@@ -19,7 +19,10 @@ describe('canary by replica weights', () => {
   test('first revision goes straight to stable with all replicas, Services pinned', async () => {
     const r = h.rollout();
     assert.equal(r.status.phase, 'Healthy');
-    assert.deepEqual(h.replicaSets().map((rs) => [rs.image, rs.replicas, rs.available]), [['example/app:v1', 10, 10]]);
+    assert.deepEqual(
+      h.replicaSets().map((rs) => [rs.image, rs.replicas, rs.available]),
+      [['example/app:v1', 10, 10]],
+    );
     const stable = h.kube.peek(kinds.service, NS, 'app-stable') as any;
     assert.equal(stable.spec.selector['rollouts-pod-template-hash'], r.status.stableRS);
     assert.equal((h.kube.peek(kinds.service, NS, 'app-canary') as any).spec.selector['rollouts-pod-template-hash'], r.status.stableRS);
@@ -98,17 +101,27 @@ describe('canary by replica weights', () => {
     await h.setImage('app', 'example/app:v3');
     let r = h.rollout();
     assert.equal(r.status.currentStepIndex, 1);
-    assert.deepEqual(Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas])), { 'example/app:v1': 8, 'example/app:v2': 0, 'example/app:v3': 2 });
+    assert.deepEqual(Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas])), {
+      'example/app:v1': 8,
+      'example/app:v2': 0,
+      'example/app:v3': 2,
+    });
     await h.setImage('app', 'example/app:v1');
     r = h.rollout();
     assert.equal(r.status.phase, 'Healthy');
-    assert.deepEqual(Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas])), { 'example/app:v1': 10, 'example/app:v2': 0, 'example/app:v3': 0 });
+    assert.deepEqual(Object.fromEntries(h.replicaSets().map((rs) => [rs.image, rs.replicas])), {
+      'example/app:v1': 10,
+      'example/app:v2': 0,
+      'example/app:v3': 0,
+    });
     assert.match(h.events().join('\n'), /fast rollback/);
   });
 
   test('user pause holds the step; resume continues', async () => {
     await h.setImage('app', 'example/app:v2');
-    await h.patchStatus('app', { pauseConditions: [{ reason: 'UserPause', startTime: h.clock.now().toISOString() }, ...(h.rollout().status.pauseConditions ?? [])] });
+    await h.patchStatus('app', {
+      pauseConditions: [{ reason: 'UserPause', startTime: h.clock.now().toISOString() }, ...(h.rollout().status.pauseConditions ?? [])],
+    });
     await h.advance(60_000);
     let r = h.rollout();
     assert.equal(r.status.currentStepIndex, 1, 'the timed pause does not finish while a person holds it');
@@ -140,11 +153,14 @@ describe('canary by replica weights', () => {
     assert.equal(r.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'ProgressDeadlineExceeded');
     assert.equal(r.status.abort, undefined, 'without progressDeadlineAbort the canary stays');
 
-    await h.patchSpec('app', { progressDeadlineAbort: true, template: { ...(h.rollout().spec.template as object), metadata: { labels: { app: 'app', try: '2' } } } });
+    await h.patchSpec('app', {
+      progressDeadlineAbort: true,
+      template: { ...(h.rollout().spec.template as object), metadata: { labels: { app: 'app', try: '2' } } },
+    });
     await h.advance(61_000);
     r = h.rollout();
     assert.equal(r.status.abort, true);
-    assert.match(r.status.message ?? "", /not progressed for 60s/);
+    assert.match(r.status.message ?? '', /not progressed for 60s/);
     assert.equal(h.replicaSets().filter((rs) => rs.image === 'example/app:v1')[0]?.replicas, 10);
   });
 });

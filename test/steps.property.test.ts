@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kinds } from '../src/ports/kube.ts';
-import { canaryRollout, startHarness } from './harness.ts';
+import { canaryRollout, startHarness } from './helpers/harness.ts';
 
 const step = fc.oneof(
   fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w })),
@@ -26,8 +26,14 @@ test('steps complete once each, in order, never skipping a weight', async () => 
           await h.advance(30_000);
         }
         assert.equal(h.rollout().status.phase, 'Healthy');
-        const completed = h.events().filter((e) => e.startsWith('StepCompleted')).map((e) => Number(/Step (\d+)\//.exec(e)?.[1]));
-        assert.deepEqual(completed, steps.map((_, i) => i + 1));
+        const completed = h
+          .events()
+          .filter((e) => e.startsWith('StepCompleted'))
+          .map((e) => Number(/Step (\d+)\//.exec(e)?.[1]));
+        assert.deepEqual(
+          completed,
+          steps.map((_, i) => i + 1),
+        );
         const weights = steps.filter((st) => 'setWeight' in st).map((st) => (st as { setWeight: number }).setWeight);
         for (const w of seenWeights) assert.ok(w === 100 || w === 0 || weights.includes(w), `unexpected weight ${w}`);
       } finally {

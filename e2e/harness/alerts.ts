@@ -34,8 +34,7 @@ export function webhookClient(url: string): WebhookClient {
   };
   return {
     url,
-    requests: (path) =>
-      call(`/_requests${path ? `?${new URLSearchParams({ path })}` : ''}`, 'GET') as Promise<RecordedRequest[]>,
+    requests: (path) => call(`/_requests${path ? `?${new URLSearchParams({ path })}` : ''}`, 'GET') as Promise<RecordedRequest[]>,
     clear: async () => void (await call('/_requests', 'DELETE')),
     failNext: async (path, status = 500, count = 1) =>
       void (await call(`/_fail?${new URLSearchParams({ path, status: String(status), count: String(count) })}`, 'POST')),

@@ -88,7 +88,17 @@ export interface RunView {
   message: string;
   terminate: boolean;
   created: string;
-  metrics: Array<{ name: string; phase: string; count: number; successful: number; failed: number; inconclusive: number; error: number; consecutiveError: number; measurements: MeasurementView[] }>;
+  metrics: Array<{
+    name: string;
+    phase: string;
+    count: number;
+    successful: number;
+    failed: number;
+    inconclusive: number;
+    error: number;
+    consecutiveError: number;
+    measurements: MeasurementView[];
+  }>;
   raw: Obj;
 }
 
@@ -126,7 +136,12 @@ export function describeRuns(runs: RunView[]): string {
     .map(
       (r) =>
         `${r.name} [${r.kind} ${r.hash}] ${r.phase}${r.terminate ? ' (terminate)' : ''}: ${r.message} ` +
-        r.metrics.map((m) => `{${m.name} ${m.phase} ok=${m.successful} failed=${m.failed} inconcl=${m.inconclusive} err=${m.error}: ${m.measurements.map((x) => `${x.phase}(${x.value ?? ''} ${x.message})`).join(', ')}}`).join(' '),
+        r.metrics
+          .map(
+            (m) =>
+              `{${m.name} ${m.phase} ok=${m.successful} failed=${m.failed} inconcl=${m.inconclusive} err=${m.error}: ${m.measurements.map((x) => `${x.phase}(${x.value ?? ''} ${x.message})`).join(', ')}}`,
+          )
+          .join(' '),
     )
     .join('\n    ');
 }

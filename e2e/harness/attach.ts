@@ -1,7 +1,7 @@
 // For scenario files: attach to the environment the runner started, through the
 // descriptor named by E2E_ENV. Everything a scenario needs hangs off the result.
 //
-//   import { attach } from '../harness/attach.ts';
+//   import { attach } from './attach.ts';
 //   const env = attach();
 //   const ns = await env.kubectl.createNamespace('canary');
 import { readFileSync } from 'node:fs';

@@ -65,10 +65,7 @@ export async function buildClusterBinaries(): Promise<string> {
   });
 }
 
-function httpGet(
-  url: string,
-  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecure?: boolean },
-): Promise<{ status: number; body: string }> {
+function httpGet(url: string, tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecure?: boolean }): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
     const u = new URL(url);
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
@@ -91,12 +88,7 @@ function httpGet(
 }
 
 /** Fails fast with the process log when a component exits while we wait for it. */
-async function waitHealthy(
-  proc: ManagedProcess,
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
+async function waitHealthy(proc: ManagedProcess, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   await waitFor(
     what,
     async () => {
@@ -112,9 +104,7 @@ async function waitHealthy(
     { timeoutMs, intervalMs: 200 },
   ).catch((err: Error & { lastError?: { fatal?: boolean; message: string } }) => {
     if (err.lastError?.fatal) throw new Error(err.lastError.message);
-    const tail = existsSync(proc.logFile)
-      ? readFileSync(proc.logFile, 'utf8').split('\n').slice(-25).join('\n')
-      : '';
+    const tail = existsSync(proc.logFile) ? readFileSync(proc.logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
     throw new Error(`${err.message}\n${proc.name} log tail (${proc.logFile}):\n${tail}`);
   });
 }
@@ -126,8 +116,21 @@ async function makeCerts(dir: string): Promise<void> {
   await Promise.all([subjEcKey('ca.key'), subjEcKey('apiserver.key'), subjEcKey('admin.key'), o(['genrsa', '-out', 'sa.key', '2048'])]);
   await o(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   await o([
-    'req', '-x509', '-new', '-key', 'ca.key', '-days', '3650', '-subj', '/CN=sluice-e2e-ca', '-out', 'ca.crt',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'ca.key',
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=sluice-e2e-ca',
+    '-out',
+    'ca.crt',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   writeFileSync(
     join(dir, 'apiserver.ext'),
@@ -135,10 +138,7 @@ async function makeCerts(dir: string): Promise<void> {
       'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
       'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n',
   );
-  writeFileSync(
-    join(dir, 'admin.ext'),
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
-  );
+  writeFileSync(join(dir, 'admin.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
   await Promise.all([
     o(['req', '-new', '-key', 'apiserver.key', '-subj', '/CN=kube-apiserver', '-out', 'apiserver.csr']),
     // O=system:masters: the admin identity is bound to cluster-admin by RBAC's bootstrap policy
@@ -146,8 +146,21 @@ async function makeCerts(dir: string): Promise<void> {
   ]);
   for (const n of ['apiserver', 'admin']) {
     await o([
-      'x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-days', '3650', '-extfile', `${n}.ext`, '-out', `${n}.crt`,
+      'x509',
+      '-req',
+      '-in',
+      `${n}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '3650',
+      '-extfile',
+      `${n}.ext`,
+      '-out',
+      `${n}.crt`,
     ]);
   }
 }
@@ -238,7 +251,12 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
 
   try {
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = [
-      await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
     ] as [number, number, number, number, number, number];
     const certsP = makeCerts(certDir);
 
@@ -263,10 +281,15 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
     });
     procs.push(etcd);
     await certsP;
-    await waitHealthy(etcd, 'etcd /health', async () => {
-      const r = await httpGet(`${etcdUrl}/health`).catch(() => undefined);
-      return r?.status === 200 && r.body.includes('true');
-    }, 30_000);
+    await waitHealthy(
+      etcd,
+      'etcd /health',
+      async () => {
+        const r = await httpGet(`${etcdUrl}/health`).catch(() => undefined);
+        return r?.status === 200 && r.body.includes('true');
+      },
+      30_000,
+    );
     log('cluster', `etcd ready on ${etcdUrl}`);
 
     // kube-apiserver
@@ -307,10 +330,15 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
         append,
       });
     const apiserverReady = (p: ManagedProcess) =>
-      waitHealthy(p, 'kube-apiserver /readyz', async () => {
-        const r = await httpGet(`${server}/readyz`, tls).catch(() => undefined);
-        return r?.status === 200;
-      }, 90_000);
+      waitHealthy(
+        p,
+        'kube-apiserver /readyz',
+        async () => {
+          const r = await httpGet(`${server}/readyz`, tls).catch(() => undefined);
+          return r?.status === 200;
+        },
+        90_000,
+      );
     let apiserver = startApiserver(false);
     procs.push(apiserver);
     await apiserverReady(apiserver);
@@ -373,36 +401,66 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
 
     const insecure = { insecure: true };
     await Promise.all([
-      waitHealthy(kcm, 'kube-controller-manager /healthz', async () => {
-        const r = await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, insecure).catch(() => undefined);
-        return r?.status === 200;
-      }, 60_000),
-      waitHealthy(scheduler, 'kube-scheduler /healthz', async () => {
-        const r = await httpGet(`https://127.0.0.1:${schedPort}/healthz`, insecure).catch(() => undefined);
-        return r?.status === 200;
-      }, 60_000),
-      waitHealthy(kwok, 'kwok /healthz', async () => {
-        const r = await httpGet(`http://127.0.0.1:${kwokPort}/healthz`).catch(() => undefined);
-        return r?.status === 200;
-      }, 60_000),
+      waitHealthy(
+        kcm,
+        'kube-controller-manager /healthz',
+        async () => {
+          const r = await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, insecure).catch(() => undefined);
+          return r?.status === 200;
+        },
+        60_000,
+      ),
+      waitHealthy(
+        scheduler,
+        'kube-scheduler /healthz',
+        async () => {
+          const r = await httpGet(`https://127.0.0.1:${schedPort}/healthz`, insecure).catch(() => undefined);
+          return r?.status === 200;
+        },
+        60_000,
+      ),
+      waitHealthy(
+        kwok,
+        'kwok /healthz',
+        async () => {
+          const r = await httpGet(`http://127.0.0.1:${kwokPort}/healthz`).catch(() => undefined);
+          return r?.status === 200;
+        },
+        60_000,
+      ),
     ]);
     log('cluster', 'kube-controller-manager, kube-scheduler and kwok healthy');
 
     const kubectl = makeKubectl(kubeconfig);
     const nodes = Array.from({ length: opts.nodes ?? 2 }, (_, i) => `kwok-node-${i}`);
     await kubectl.apply(nodes.map(nodeManifest).join('---\n'));
-    await waitHealthy(kwok, `nodes ${nodes.join(', ')} Ready`, async () => {
-      const r = await kubectl.json<{ items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> }>([
-        'get', 'nodes', '-l', 'type=kwok', '-o', 'json',
-      ]);
-      const ready = r.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length === nodes.length;
-    }, 60_000);
+    await waitHealthy(
+      kwok,
+      `nodes ${nodes.join(', ')} Ready`,
+      async () => {
+        const r = await kubectl.json<{ items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> }>([
+          'get',
+          'nodes',
+          '-l',
+          'type=kwok',
+          '-o',
+          'json',
+        ]);
+        const ready = r.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        return ready.length === nodes.length;
+      },
+      60_000,
+    );
     // the ServiceAccount controller must have run before pods can be created
-    await waitHealthy(kcm, 'ServiceAccount default/default', async () => {
-      const r = await kubectl.run(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
-      return r.code === 0;
-    }, 60_000);
+    await waitHealthy(
+      kcm,
+      'ServiceAccount default/default',
+      async () => {
+        const r = await kubectl.run(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
+        return r.code === 0;
+      },
+      60_000,
+    );
     log('cluster', `${nodes.length} kwok nodes Ready; cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 
     return {

@@ -72,7 +72,9 @@ export interface EnvOptions {
 async function installCrds(k: Kubectl): Promise<string[]> {
   const dir = join(repoRoot, 'crds');
   const files = existsSync(dir)
-    ? readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort()
+    ? readdirSync(dir)
+        .filter((f) => /\.(ya?ml|json)$/.test(f))
+        .sort()
     : [];
   if (files.length === 0) {
     log('crds', 'crds/ has no files: nothing to install');
@@ -84,10 +86,7 @@ async function installCrds(k: Kubectl): Promise<string[]> {
   return files;
 }
 
-function startControlServer(
-  env: () => Env | undefined,
-  port: number,
-): Promise<Server> {
+function startControlServer(env: () => Env | undefined, port: number): Promise<Server> {
   const server = createServer(async (req, res) => {
     const e = env();
     const reply = (status: number, body: unknown) => {
@@ -173,22 +172,11 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     prometheus.addAlertmanager('e2e', alertmanager.target);
     const kubectl = makeKubectl(cluster.kubeconfig);
     const [traffic, crds] = await settleAll([
-      startTraffic({ kubeconfig: cluster.kubeconfig, stateDir, port: trafficPort, rps: opts.rps }).then(
-        (t) => (started.push(t), t),
-      ),
-      opts.installCrds === false || truthy(process.env.E2E_SKIP_CRDS)
-        ? Promise.resolve([] as string[])
-        : installCrds(kubectl),
+      startTraffic({ kubeconfig: cluster.kubeconfig, stateDir, port: trafficPort, rps: opts.rps }).then((t) => (started.push(t), t)),
+      opts.installCrds === false || truthy(process.env.E2E_SKIP_CRDS) ? Promise.resolve([] as string[]) : installCrds(kubectl),
     ]);
 
-    const procs = (): ManagedProcess[] => [
-      ...cluster.processes(),
-      git.process,
-      prometheus.process(),
-      webhook.process,
-      alertmanager.process,
-      traffic.process,
-    ];
+    const procs = (): ManagedProcess[] => [...cluster.processes(), git.process, prometheus.process(), webhook.process, alertmanager.process, traffic.process];
     const descriptor: EnvDescriptor = {
       version: 1,
       createdAt: new Date().toISOString(),
@@ -270,8 +258,4 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     log('env', `logs kept in ${keptAt}`);
     throw err;
   }
-}
-
-export async function stopEnv(env: Env, opts?: { keepLogs?: boolean; keepStateDir?: boolean }): Promise<{ logsKeptAt?: string }> {
-  return env.stop(opts);
 }

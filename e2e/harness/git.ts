@@ -116,11 +116,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServerH
 }
 
 /** Creates a bare repository `name` (pushes over HTTP allowed). Optional initial files go in one commit. */
-export async function createRepo(
-  info: GitServerInfo,
-  name: string,
-  opts: { files?: Record<string, string>; message?: string } = {},
-): Promise<Repo> {
+export async function createRepo(info: GitServerInfo, name: string, opts: { files?: Record<string, string>; message?: string } = {}): Promise<Repo> {
   const path = join(info.reposDir, `${name}.git`);
   if (existsSync(path)) throw new Error(`repository ${name} already exists at ${path}`);
   await git(info, info.reposDir, ['init', '--bare', '--quiet', '--initial-branch=main', path]);
@@ -135,11 +131,7 @@ export async function createRepo(
 }
 
 /** Clones `repo` (over HTTP by default, like a person would) into a fresh directory. */
-export async function cloneRepo(
-  info: GitServerInfo,
-  repo: Repo,
-  opts: { via?: 'http' | 'file'; dir?: string } = {},
-): Promise<WorkingCopy> {
+export async function cloneRepo(info: GitServerInfo, repo: Repo, opts: { via?: 'http' | 'file'; dir?: string } = {}): Promise<WorkingCopy> {
   const dir = opts.dir ?? mkdtempSync(join(info.workDir, `${repo.name}-`));
   const url = opts.via === 'file' ? repo.fileUrl : repo.httpUrl;
   await git(info, dirname(dir), ['clone', '--quiet', url, dir]);

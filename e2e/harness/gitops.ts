@@ -110,7 +110,14 @@ export async function gitSyncEvents(k: Kubectl, ns: string, name: string): Promi
 }
 
 /** Waits for an Event with this reason (and message part) about the GitSync; returns all its Events. */
-export async function waitGitSyncEvent(k: Kubectl, ns: string, name: string, reason: string, messagePart?: string | RegExp, timeoutMs = 20_000): Promise<GitSyncEvent[]> {
+export async function waitGitSyncEvent(
+  k: Kubectl,
+  ns: string,
+  name: string,
+  reason: string,
+  messagePart?: string | RegExp,
+  timeoutMs = 20_000,
+): Promise<GitSyncEvent[]> {
   const matches = (m: string) => messagePart === undefined || (typeof messagePart === 'string' ? m.includes(messagePart) : messagePart.test(m));
   return waitFor(
     `event ${reason}${messagePart ? ` "${messagePart}"` : ''} on GitSync ${ns}/${name}`,
@@ -196,7 +203,16 @@ export interface ServiceWatch {
 export async function watchServices(k: Kubectl, ns: string, names: string[]): Promise<ServiceWatch> {
   const child = spawn(
     'kubectl',
-    ['get', 'services', '-n', ns, '-w', '--output-watch-events', '-o', 'jsonpath={.type}{"|"}{.object.metadata.name}{"|"}{.object.metadata.resourceVersion}{"|"}{.object.spec.selector}{"\\n"}'],
+    [
+      'get',
+      'services',
+      '-n',
+      ns,
+      '-w',
+      '--output-watch-events',
+      '-o',
+      'jsonpath={.type}{"|"}{.object.metadata.name}{"|"}{.object.metadata.resourceVersion}{"|"}{.object.spec.selector}{"\\n"}',
+    ],
     { env: k.env(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const changes: WatchedChange[] = [];
@@ -226,7 +242,10 @@ export async function watchServices(k: Kubectl, ns: string, names: string[]): Pr
         `service watch caught up with ${want.join(', ')}`,
         () => {
           for (const n of want) {
-            assert.ok(changes.some((c) => c.name === n && c.resourceVersion === current.get(n)), `${n}@${current.get(n)} not seen yet (stderr: ${stderr.trim()})`);
+            assert.ok(
+              changes.some((c) => c.name === n && c.resourceVersion === current.get(n)),
+              `${n}@${current.get(n)} not seen yet (stderr: ${stderr.trim()})`,
+            );
           }
           return true;
         },

@@ -2,7 +2,7 @@
 // children started in their own process group (so the whole group can be
 // stopped), a registry that stops every child on exit, SIGINT and SIGTERM, and a
 // reaper that kills the groups if this process itself dies without cleaning up.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { openSync, closeSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,10 +21,6 @@ const started = Date.now();
 export function log(part: string, message: string): void {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   process.stderr.write(`[e2e +${secs}s] ${part}: ${message}\n`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 const handedOut = new Set<number>();
@@ -243,7 +239,10 @@ export function startProcess(opts: StartOptions): ManagedProcess {
 export function tailFile(file: string, lines = 40): string {
   if (!existsSync(file)) return '';
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 export interface RunResult {
@@ -253,11 +252,7 @@ export interface RunResult {
 }
 
 /** Runs a short command to completion (async), capturing its output. */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((res) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd ?? repoRoot,
@@ -284,11 +279,7 @@ export function run(
       res({
         code: code ?? 128,
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: timedOut
-          ? `${stderr}\n${cmd}: timed out after ${opts.timeoutMs ?? 60_000}ms`
-          : signal
-            ? `${stderr}\n${cmd}: killed by ${signal}`
-            : stderr,
+        stderr: timedOut ? `${stderr}\n${cmd}: timed out after ${opts.timeoutMs ?? 60_000}ms` : signal ? `${stderr}\n${cmd}: killed by ${signal}` : stderr,
       });
     });
     child.stdin.on('error', () => {});
@@ -307,10 +298,4 @@ export async function runOk(
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
   }
   return r.stdout;
-}
-
-/** Synchronous variant for the rare places that cannot await. */
-export function runSync(cmd: string, args: string[]): RunResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { code: r.status ?? 128, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

@@ -176,7 +176,6 @@ scrape_configs:
   await start(false);
   log('prometheus', `ready on ${url}`);
 
-
   return {
     ...client,
     port,

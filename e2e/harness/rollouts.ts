@@ -197,9 +197,7 @@ export async function view(k: Kubectl, ns: string, name: string): Promise<View> 
 
 /** Events about one Rollout, in the order they were written. */
 export async function rolloutEvents(k: Kubectl, ns: string, name: string): Promise<EventView[]> {
-  const list = await k.json<{ items: Obj[] }>([
-    'get', 'events', '-n', ns, '--field-selector', `involvedObject.kind=Rollout,involvedObject.name=${name}`,
-  ]);
+  const list = await k.json<{ items: Obj[] }>(['get', 'events', '-n', ns, '--field-selector', `involvedObject.kind=Rollout,involvedObject.name=${name}`]);
   return list.items
     .map((e) => ({ reason: e.reason, message: e.message, type: e.type, resourceVersion: Number(e.metadata.resourceVersion) }))
     .sort((a, b) => a.resourceVersion - b.resourceVersion);
@@ -208,9 +206,7 @@ export async function rolloutEvents(k: Kubectl, ns: string, name: string): Promi
 /** A pod is Ready as Kubernetes means it (phase Running and condition Ready True, not terminating). */
 export function podReady(p: Obj): boolean {
   return (
-    !p.metadata.deletionTimestamp &&
-    p.status?.phase === 'Running' &&
-    (p.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True')
+    !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True')
   );
 }
 
@@ -230,17 +226,10 @@ export function summary(v: View): string {
 }
 
 /** `fn` throws (assertions) until the view is what it wants; the last summary is in the timeout message. */
-export async function waitView(
-  k: Kubectl,
-  ns: string,
-  name: string,
-  describe: string,
-  fn: (v: View) => unknown,
-  timeoutMs = 30_000,
-): Promise<View> {
+export async function waitView(k: Kubectl, ns: string, name: string, describe: string, fn: (v: View) => unknown, timeoutMs = 30_000): Promise<View> {
   let last = '';
   try {
-    return await waitFor(
+    return (await waitFor(
       describe,
       async () => {
         const v = await view(k, ns, name);
@@ -249,7 +238,7 @@ export async function waitView(
         return r === false ? undefined : v;
       },
       { timeoutMs, intervalMs: 250 },
-    ) as View;
+    )) as View;
   } catch (err) {
     (err as Error).message += `\n  last seen: ${last}`;
     throw err;
@@ -343,8 +332,14 @@ export function scenario(env: AttachedEnv, ns: string, name = 'demo'): Scenario 
     },
     async setImage(image) {
       await k.ok([
-        'patch', 'rollout', name, '-n', ns, '--type=json',
-        '-p', JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: image }]),
+        'patch',
+        'rollout',
+        name,
+        '-n',
+        ns,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: image }]),
       ]);
     },
     async promote() {

@@ -40,11 +40,7 @@ function show(v: unknown): string {
  *     return r;
  *   }, { timeoutMs: 60_000 });
  */
-export async function waitFor<T>(
-  describe: string,
-  fn: () => T | Promise<T>,
-  opts: WaitOptions<T> = {},
-): Promise<T> {
+export async function waitFor<T>(describe: string, fn: () => T | Promise<T>, opts: WaitOptions<T> = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const intervalMs = opts.intervalMs ?? 250;
   const deadline = Date.now() + timeoutMs;
@@ -65,9 +61,7 @@ export async function waitFor<T>(
     const left = deadline - Date.now();
     if (left <= 0) {
       const detail =
-        lastError !== undefined
-          ? `last error: ${lastError instanceof Error ? lastError.message : show(lastError)}`
-          : `last value: ${show(lastValue)}`;
+        lastError !== undefined ? `last error: ${lastError instanceof Error ? lastError.message : show(lastError)}` : `last value: ${show(lastValue)}`;
       throw new WaitTimeoutError(
         `timed out after ${(timeoutMs / 1000).toFixed(1)}s (${attempts} attempts) waiting for ${describe}; ${detail}`,
         lastValue,

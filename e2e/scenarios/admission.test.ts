@@ -101,11 +101,19 @@ describe('admission and invalid specs', () => {
       });
 
       await s.apply(manifest(canaryServices('nosvc')));
-      const ok = await s.waitFor('Healthy once the Services exist', (v) => {
-        assert.equal(v.rollout.status.phase, 'Healthy');
-        assert.equal(v.rs[v.rollout.status.stableRS]?.available, 2);
-      }, 15_000);
-      assert.equal(ok.rollout.status.conditions.find((x: { type: string }) => x.type === 'InvalidSpec'), undefined, 'InvalidSpec removed');
+      const ok = await s.waitFor(
+        'Healthy once the Services exist',
+        (v) => {
+          assert.equal(v.rollout.status.phase, 'Healthy');
+          assert.equal(v.rs[v.rollout.status.stableRS]?.available, 2);
+        },
+        15_000,
+      );
+      assert.equal(
+        ok.rollout.status.conditions.find((x: { type: string }) => x.type === 'InvalidSpec'),
+        undefined,
+        'InvalidSpec removed',
+      );
       assert.equal(ok.selectors['nosvc-stable'], ok.rollout.status.stableRS);
       assert.equal(ok.selectors['nosvc-canary'], ok.rollout.status.stableRS);
       await k.run(['delete', 'rollout', 'nosvc', '-n', ns, '--wait=true', '--timeout=30s']);
@@ -122,7 +130,16 @@ describe('admission and invalid specs', () => {
         assert.match(v.rollout.status.message, /the API server rejects spec.template: .*containers\[0\]\.image: Required value/);
       });
       assert.equal(invalid.replicaSets.length, 0, 'nothing is created');
-      await k.ok(['patch', 'rollout', 'noimage', '-n', ns, '--type=json', '-p', '[{"op":"add","path":"/spec/template/spec/containers/0/image","value":"example/app:v1"}]']);
+      await k.ok([
+        'patch',
+        'rollout',
+        'noimage',
+        '-n',
+        ns,
+        '--type=json',
+        '-p',
+        '[{"op":"add","path":"/spec/template/spec/containers/0/image","value":"example/app:v1"}]',
+      ]);
       await s.waitFor('Healthy once the template is fixed', (v) => assert.equal(v.rollout.status.phase, 'Healthy'), 15_000);
       await k.run(['delete', 'rollout', 'noimage', '-n', ns, '--wait=true', '--timeout=30s']);
     }));

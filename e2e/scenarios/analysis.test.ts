@@ -73,8 +73,6 @@ async function withAnalysis(
   }
 }
 
-
-
 /** Aborted back to `h1`: Degraded, every Service on stable, the new revision at 0, stable at full size. */
 function abortedTo(v: View, h1: string, h2: string, replicas: number, strategy: 'canary' | 'blueGreen'): void {
   const s = v.rollout.status;
@@ -161,7 +159,11 @@ describe('analysis', () => {
         assert.deepEqual(completedSteps(events), ['1/3', '2/3', '3/3']);
         assert.equal(events.filter((e) => e.reason === 'AnalysisStarted').length, 1);
         assert.equal(events.filter((e) => e.reason === 'AnalysisSucceeded').length, 1);
-        assert.deepEqual(events.filter((e) => e.type === 'Warning'), [], 'no warnings');
+        assert.deepEqual(
+          events.filter((e) => e.type === 'Warning'),
+          [],
+          'no warnings',
+        );
         await s.settled();
       },
     ));
@@ -214,10 +216,14 @@ describe('analysis', () => {
           assert.equal(v.rs[h2]?.current, 0);
           assert.equal(v.rs[h1]?.available, 2);
         });
-        await s.holds('stays aborted', (v) => {
-          watch.check(v);
-          abortedTo(v, h1, h2, 2, 'canary');
-        }, 2000);
+        await s.holds(
+          'stays aborted',
+          (v) => {
+            watch.check(v);
+            abortedTo(v, h1, h2, 2, 'canary');
+          },
+          2000,
+        );
         assert.deepEqual(watch.violations, [], 'never promoted');
         await s.settled();
       },
@@ -248,25 +254,40 @@ describe('analysis', () => {
           });
           const h2 = paused.rollout.status.currentPodHash as string;
           // the version is good for a while: background measurements pass
-          const good = await waitRun(k, s.ns, 'background', 'two successful background measurements', (r) => {
-            assert.equal(r.hash, h2);
-            assert.equal(r.phase, 'Running');
-            assert.ok(r.metrics[0]!.successful >= 2, `successful ${r.metrics[0]!.successful}`);
-            assert.equal(r.metrics[0]!.failed, 0);
-          }, 30_000);
+          const good = await waitRun(
+            k,
+            s.ns,
+            'background',
+            'two successful background measurements',
+            (r) => {
+              assert.equal(r.hash, h2);
+              assert.equal(r.phase, 'Running');
+              assert.ok(r.metrics[0]!.successful >= 2, `successful ${r.metrics[0]!.successful}`);
+              assert.equal(r.metrics[0]!.failed, 0);
+            },
+            30_000,
+          );
           assert.equal(good.metrics[0]!.inconclusive, 0, 'data from the first measurement on');
-          await s.holds('still paused at step 2/4 while the version is good', (v) => {
-            watch.check(v);
-            assert.equal(v.rollout.status.phase, 'Paused');
-          }, 1000);
+          await s.holds(
+            'still paused at step 2/4 while the version is good',
+            (v) => {
+              watch.check(v);
+              assert.equal(v.rollout.status.phase, 'Paused');
+            },
+            1000,
+          );
 
           // the version turns bad at runtime
           const turnedBad = Date.now();
           await env.traffic.setErrorRate(tag, 0.5);
-          const aborted = await s.waitFor('Degraded by the background analysis', (v) => {
-            watch.check(v);
-            assert.equal(v.rollout.status.phase, 'Degraded');
-          }, 30_000);
+          const aborted = await s.waitFor(
+            'Degraded by the background analysis',
+            (v) => {
+              watch.check(v);
+              assert.equal(v.rollout.status.phase, 'Degraded');
+            },
+            30_000,
+          );
           abortedTo(aborted, h1, h2, 4, 'canary');
           const message = aborted.rollout.status.message as string;
           assert.match(message, ABORT_MESSAGE('at step 2/4'), 'the step it was at');
@@ -300,11 +321,18 @@ describe('analysis', () => {
       async (s, h1) => {
         const watch = neverPromoted(h1);
         await s.setImage('example/app:v2-idle');
-        const paused = await s.waitFor('paused by an inconclusive analysis', (v) => {
-          watch.check(v);
-          assert.equal(v.rollout.status.phase, 'Paused');
-          assert.deepEqual((v.rollout.status.pauseConditions ?? []).map((p: Obj) => p.reason), ['InconclusiveAnalysis']);
-        }, 45_000);
+        const paused = await s.waitFor(
+          'paused by an inconclusive analysis',
+          (v) => {
+            watch.check(v);
+            assert.equal(v.rollout.status.phase, 'Paused');
+            assert.deepEqual(
+              (v.rollout.status.pauseConditions ?? []).map((p: Obj) => p.reason),
+              ['InconclusiveAnalysis'],
+            );
+          },
+          45_000,
+        );
         const h2 = paused.rollout.status.currentPodHash as string;
         assert.equal(paused.rollout.status.currentStepIndex, 1, 'at the analysis step');
         assert.equal(paused.rollout.status.analysis?.phase, 'Inconclusive');
@@ -325,11 +353,15 @@ describe('analysis', () => {
         assert.match(events.find((e) => e.reason === 'AnalysisInconclusive')!.message, /paused for a person/);
 
         // nobody decides: it waits (no timeout turns "no data" into a pass)
-        await s.holds('stays paused at step 2/3', (v) => {
-          watch.check(v);
-          assert.equal(v.rollout.status.phase, 'Paused');
-          assert.equal(v.rollout.status.currentStepIndex, 1);
-        }, 3000);
+        await s.holds(
+          'stays paused at step 2/3',
+          (v) => {
+            watch.check(v);
+            assert.equal(v.rollout.status.phase, 'Paused');
+            assert.equal(v.rollout.status.currentStepIndex, 1);
+          },
+          3000,
+        );
         assert.deepEqual(watch.violations, [], 'not promoted while inconclusive');
 
         // a person promotes: the README's contract is "remove pauseConditions"
@@ -355,10 +387,14 @@ describe('analysis', () => {
       async (s, h1) => {
         const watch = neverPromoted(h1);
         await s.setImage('example/app:v2'); // a good version: only the measuring is broken
-        const aborted = await s.waitFor('Degraded after 3 errors', (v) => {
-          watch.check(v);
-          assert.equal(v.rollout.status.phase, 'Degraded');
-        }, 45_000);
+        const aborted = await s.waitFor(
+          'Degraded after 3 errors',
+          (v) => {
+            watch.check(v);
+            assert.equal(v.rollout.status.phase, 'Degraded');
+          },
+          45_000,
+        );
         const h2 = aborted.rollout.status.currentPodHash as string;
         abortedTo(aborted, h1, h2, 2, 'canary');
         const message = aborted.rollout.status.message as string;
@@ -379,10 +415,14 @@ describe('analysis', () => {
         }
         const events = await s.waitEvent('RolloutAborted');
         assert.equal(events.find((e) => e.reason === 'RolloutAborted')!.message, message);
-        await s.holds('stays aborted', (v) => {
-          watch.check(v);
-          abortedTo(v, h1, h2, 2, 'canary');
-        }, 2000);
+        await s.holds(
+          'stays aborted',
+          (v) => {
+            watch.check(v);
+            abortedTo(v, h1, h2, 2, 'canary');
+          },
+          2000,
+        );
         assert.deepEqual(watch.violations, [], 'never promoted');
         await s.settled();
       },
@@ -400,19 +440,30 @@ describe('analysis', () => {
       async (s, h1) => {
         const watch = neverPromoted(h1);
         await s.setImage('example/app:v2');
-        const passing = await waitRun(k, s.ns, 'step', 'measurements passing', (r) => {
-          assert.equal(r.phase, 'Running');
-          assert.ok(r.metrics[0]!.successful >= 2);
-        }, 30_000);
+        const passing = await waitRun(
+          k,
+          s.ns,
+          'step',
+          'measurements passing',
+          (r) => {
+            assert.equal(r.phase, 'Running');
+            assert.ok(r.metrics[0]!.successful >= 2);
+          },
+          30_000,
+        );
         const h2 = passing.hash;
         let stopped = false;
         try {
           await env.stopPrometheus();
           stopped = true;
-          const aborted = await s.waitFor('Degraded after 3 errors', (v) => {
-            watch.check(v);
-            assert.equal(v.rollout.status.phase, 'Degraded');
-          }, 30_000);
+          const aborted = await s.waitFor(
+            'Degraded after 3 errors',
+            (v) => {
+              watch.check(v);
+              assert.equal(v.rollout.status.phase, 'Degraded');
+            },
+            30_000,
+          );
           abortedTo(aborted, h1, h2, 2, 'canary');
           assert.match(aborted.rollout.status.message, /\(3 consecutive errors > consecutiveErrorLimit 2\) at step 2\/3$/);
           const run = (await analysisRuns(k, s.ns)).find((r) => r.kind === 'step')!;
@@ -423,10 +474,14 @@ describe('analysis', () => {
         } finally {
           if (stopped) await env.startPrometheus();
         }
-        await s.holds('stays aborted with Prometheus back', (v) => {
-          watch.check(v);
-          abortedTo(v, h1, h2, 2, 'canary');
-        }, 2000);
+        await s.holds(
+          'stays aborted with Prometheus back',
+          (v) => {
+            watch.check(v);
+            abortedTo(v, h1, h2, 2, 'canary');
+          },
+          2000,
+        );
         assert.deepEqual(watch.violations, [], 'never promoted');
       },
     ));
@@ -446,11 +501,15 @@ describe('analysis', () => {
           assert.equal(v.rollout.status.analysis?.kind, 'prePromotion');
         });
         const h2 = preview.rollout.status.currentPodHash as string;
-        const aborted = await s.waitFor('Degraded by the pre-promotion analysis', (v) => {
-          watch.check(v);
-          if (v.selectors['demo-active'] !== h1) activeMoved.push(v.selectors['demo-active'] ?? '');
-          assert.equal(v.rollout.status.phase, 'Degraded');
-        }, 45_000);
+        const aborted = await s.waitFor(
+          'Degraded by the pre-promotion analysis',
+          (v) => {
+            watch.check(v);
+            if (v.selectors['demo-active'] !== h1) activeMoved.push(v.selectors['demo-active'] ?? '');
+            assert.equal(v.rollout.status.phase, 'Degraded');
+          },
+          45_000,
+        );
         abortedTo(aborted, h1, h2, 2, 'blueGreen');
         const message = aborted.rollout.status.message as string;
         assert.match(message, ABORT_MESSAGE('before promotion'));
@@ -475,21 +534,29 @@ describe('analysis', () => {
       async (s, h1) => {
         const watch = neverPromoted(h1);
         await s.setImage('example/app:v2-bad');
-        const switched = await s.waitFor('active switched to v2, post-promotion analysis running', (v) => {
-          watch.check(v);
-          const h2 = v.rollout.status.currentPodHash;
-          assert.notEqual(h2, h1);
-          assert.equal(v.selectors['demo-active'], h2);
-          assert.equal(v.rollout.status.analysis?.kind, 'postPromotion');
-        }, 30_000);
+        const switched = await s.waitFor(
+          'active switched to v2, post-promotion analysis running',
+          (v) => {
+            watch.check(v);
+            const h2 = v.rollout.status.currentPodHash;
+            assert.notEqual(h2, h1);
+            assert.equal(v.selectors['demo-active'], h2);
+            assert.equal(v.rollout.status.analysis?.kind, 'postPromotion');
+          },
+          30_000,
+        );
         const h2 = switched.rollout.status.currentPodHash as string;
         assert.equal(switched.rollout.status.stableRS, h1, 'not stable before the post-promotion verdict');
         assert.equal(switched.rs[h1]?.spec, 2, 'the old revision keeps its pods for a switch back');
 
-        const aborted = await s.waitFor('Degraded by the post-promotion analysis', (v) => {
-          watch.check(v);
-          assert.equal(v.rollout.status.phase, 'Degraded');
-        }, 45_000);
+        const aborted = await s.waitFor(
+          'Degraded by the post-promotion analysis',
+          (v) => {
+            watch.check(v);
+            assert.equal(v.rollout.status.phase, 'Degraded');
+          },
+          45_000,
+        );
         abortedTo(aborted, h1, h2, 2, 'blueGreen');
         assert.equal(aborted.rs[h1]?.available, 2, 'the old revision serves at once');
         const message = aborted.rollout.status.message as string;

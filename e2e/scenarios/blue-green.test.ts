@@ -6,7 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
-import { assertHealthyOn, blueGreenRollout, blueGreenServices, manifest, scenario, type BlueGreenOptions, type Scenario, type View } from '../harness/rollouts.ts';
+import {
+  assertHealthyOn,
+  blueGreenRollout,
+  blueGreenServices,
+  manifest,
+  scenario,
+  type BlueGreenOptions,
+  type Scenario,
+  type View,
+} from '../harness/rollouts.ts';
 
 const env = attach();
 const k = env.kubectl;
@@ -28,7 +37,6 @@ async function withBlueGreen(prefix: string, opts: BlueGreenOptions, fn: (s: Sce
   }
 }
 
-
 /** The new revision is in preview: preview Service on it, active Service still on stable. */
 function inPreview(v: View, h1: string, previewCount: number, replicas: number): string {
   const h2 = v.rollout.status.currentPodHash as string;
@@ -45,7 +53,10 @@ function inPreview(v: View, h1: string, previewCount: number, replicas: number):
 
 function pausedForPromotion(v: View): void {
   assert.equal(v.rollout.status.phase, 'Paused');
-  assert.deepEqual((v.rollout.status.pauseConditions ?? []).map((p: { reason: string }) => p.reason), ['BlueGreenPause']);
+  assert.deepEqual(
+    (v.rollout.status.pauseConditions ?? []).map((p: { reason: string }) => p.reason),
+    ['BlueGreenPause'],
+  );
 }
 
 /** Watches the active Service: it may only ever point at a fully available ReplicaSet. */
@@ -101,10 +112,14 @@ describe('blue-green', () => {
       const h2 = p.rollout.status.currentPodHash as string;
       assert.equal(p.rs[h2]?.image, 'example/app:v2');
       await s.waitEvent('RolloutPaused');
-      await s.holds('waits for a person', (v) => {
-        inPreview(v, h1, 3, 3);
-        pausedForPromotion(v);
-      }, 2000);
+      await s.holds(
+        'waits for a person',
+        (v) => {
+          inPreview(v, h1, 3, 3);
+          pausedForPromotion(v);
+        },
+        2000,
+      );
 
       await s.promote();
       const switched = await s.waitFor('active switched to v2', (v) => {
@@ -118,16 +133,24 @@ describe('blue-green', () => {
       assert.ok(Number.isFinite(scaleDownAt), `scaleDownAt for ${h1}: ${JSON.stringify(switched.rollout.status.scaleDownAt)}`);
 
       // the old revision keeps its pods for the delay (a quick switch back needs no new pods) …
-      await s.holds('old revision kept during scaleDownDelaySeconds', (v) => {
-        assert.equal(v.rs[h1]?.spec, 3);
-        assert.equal(v.rs[h1]?.available, 3);
-        assert.equal(v.selectors['demo-active'], h2);
-      }, Math.max(0, scaleDownAt - Date.now() - 1000));
+      await s.holds(
+        'old revision kept during scaleDownDelaySeconds',
+        (v) => {
+          assert.equal(v.rs[h1]?.spec, 3);
+          assert.equal(v.rs[h1]?.available, 3);
+          assert.equal(v.selectors['demo-active'], h2);
+        },
+        Math.max(0, scaleDownAt - Date.now() - 1000),
+      );
       // … and loses them after it
-      await s.waitFor('Healthy on v2, old revision scaled to 0', (v) => {
-        watch.check(v);
-        assertHealthyOn(v, h2, 3, 'blueGreen');
-      }, 20_000);
+      await s.waitFor(
+        'Healthy on v2, old revision scaled to 0',
+        (v) => {
+          watch.check(v);
+          assertHealthyOn(v, h2, 3, 'blueGreen');
+        },
+        20_000,
+      );
       assert.ok(Date.now() - promotedAt >= 2500, 'not scaled down before the delay');
       const events = await s.waitEvent('RolloutCompleted');
       assert.equal(events.filter((e) => e.reason === 'ActiveSwitched').length, 1);
@@ -152,24 +175,32 @@ describe('blue-green', () => {
     }));
 
   test('previewReplicaCount: a small preview, scaled up before the switch', () =>
-    withBlueGreen('bg-previewcount', { replicas: 4, blueGreen: { autoPromotionEnabled: false, previewReplicaCount: 1, scaleDownDelaySeconds: 1 } }, async (s, h1) => {
-      const watch = switchWatch(4);
-      await s.setImage('example/app:v2');
-      const p = await s.waitFor('1 preview pod, paused', (v) => {
-        watch.check(v);
-        inPreview(v, h1, 1, 4);
-        pausedForPromotion(v);
-      });
-      const h2 = p.rollout.status.currentPodHash as string;
-      await s.holds('preview stays at 1 pod', (v) => inPreview(v, h1, 1, 4), 1500);
-      await s.promote();
-      await s.waitFor('Healthy on v2 with 4 pods', (v) => {
-        watch.check(v);
-        assertHealthyOn(v, h2, 4, 'blueGreen');
-      }, 30_000);
-      assert.deepEqual(watch.violations, [], 'the switch waited for all 4 pods');
-      await s.settled();
-    }));
+    withBlueGreen(
+      'bg-previewcount',
+      { replicas: 4, blueGreen: { autoPromotionEnabled: false, previewReplicaCount: 1, scaleDownDelaySeconds: 1 } },
+      async (s, h1) => {
+        const watch = switchWatch(4);
+        await s.setImage('example/app:v2');
+        const p = await s.waitFor('1 preview pod, paused', (v) => {
+          watch.check(v);
+          inPreview(v, h1, 1, 4);
+          pausedForPromotion(v);
+        });
+        const h2 = p.rollout.status.currentPodHash as string;
+        await s.holds('preview stays at 1 pod', (v) => inPreview(v, h1, 1, 4), 1500);
+        await s.promote();
+        await s.waitFor(
+          'Healthy on v2 with 4 pods',
+          (v) => {
+            watch.check(v);
+            assertHealthyOn(v, h2, 4, 'blueGreen');
+          },
+          30_000,
+        );
+        assert.deepEqual(watch.violations, [], 'the switch waited for all 4 pods');
+        await s.settled();
+      },
+    ));
 
   test('abort during preview: preview back to stable, new revision scaled down', () =>
     withBlueGreen('bg-abort-preview', { blueGreen: { autoPromotionEnabled: false } }, async (s, h1) => {
@@ -197,13 +228,17 @@ describe('blue-green', () => {
       { replicas: 2, blueGreen: { postPromotionAnalysis: { templates: [{ templateName: 'hold' }] } } },
       async (s, h1) => {
         await s.setImage('example/app:v2');
-        const sw = await s.waitFor('switched, post-promotion analysis running', (v) => {
-          const h2 = v.rollout.status.currentPodHash;
-          assert.notEqual(h2, h1);
-          assert.equal(v.selectors['demo-active'], h2);
-          assert.equal(v.rollout.status.analysis?.kind, 'postPromotion');
-          assert.equal(v.rollout.status.analysis?.phase, 'Running');
-        }, 45_000);
+        const sw = await s.waitFor(
+          'switched, post-promotion analysis running',
+          (v) => {
+            const h2 = v.rollout.status.currentPodHash;
+            assert.notEqual(h2, h1);
+            assert.equal(v.selectors['demo-active'], h2);
+            assert.equal(v.rollout.status.analysis?.kind, 'postPromotion');
+            assert.equal(v.rollout.status.analysis?.phase, 'Running');
+          },
+          45_000,
+        );
         const h2 = sw.rollout.status.currentPodHash as string;
         assert.equal(sw.rollout.status.stableRS, h1, 'not stable until post-promotion analysis passes');
         assert.equal(sw.rs[h1]?.spec, 2, 'the old revision keeps its pods');

@@ -44,7 +44,6 @@ async function withCanary(prefix: string, opts: CanaryOptions, fn: (s: Scenario,
   }
 }
 
-
 /** Healthy on `hash` (see assertHealthyOn), and the plain Service is never touched. */
 function healthyOn(v: View, hash: string | undefined, replicas: number): void {
   assertHealthyOn(v, hash, replicas);
@@ -57,7 +56,10 @@ function pausedAt(v: View, index: number, stableHash: string, canaryHash: string
   assert.equal(s.currentPodHash, canaryHash);
   assert.equal(s.currentStepIndex, index);
   assert.equal(s.phase, 'Paused');
-  assert.deepEqual((s.pauseConditions ?? []).map((p: { reason: string }) => p.reason), ['CanaryPauseStep']);
+  assert.deepEqual(
+    (s.pauseConditions ?? []).map((p: { reason: string }) => p.reason),
+    ['CanaryPauseStep'],
+  );
   assert.equal(v.rs[canaryHash]?.spec, canary);
   assert.equal(v.rs[canaryHash]?.available, canary);
   assert.equal(v.rs[stableHash]?.spec, stable);
@@ -135,7 +137,10 @@ describe('canary', () => {
           const mine = st.pods.filter((p) => p.namespace === s.ns && p.ready);
           assert.equal(mine.filter((p) => p.imageTag === 'v1').length, 2);
           assert.equal(mine.filter((p) => p.imageTag === 'v2').length, 2);
-          assert.ok(mine.every((p) => p.requests > 0), 'every ready pod gets requests');
+          assert.ok(
+            mine.every((p) => p.requests > 0),
+            'every ready pod gets requests',
+          );
           return true;
         });
 
@@ -212,10 +217,14 @@ describe('canary', () => {
         assert.equal(v.rollout.status.actualWeight, 0);
       });
       assert.equal(settledAbort.rollout.status.stableRS, h1);
-      await s.holds('stays aborted', (v) => {
-        assert.equal(v.rollout.status.phase, 'Degraded');
-        assert.equal(v.rs[h2]?.spec, 0);
-      }, 1500);
+      await s.holds(
+        'stays aborted',
+        (v) => {
+          assert.equal(v.rollout.status.phase, 'Degraded');
+          assert.equal(v.rs[h2]?.spec, 0);
+        },
+        1500,
+      );
       await s.waitEvent('RolloutAborted');
 
       await s.retry();
@@ -231,23 +240,36 @@ describe('canary', () => {
       await s.settled();
     }));
 
-  test('undo: spec.template set to an earlier ReplicaSet\'s template reuses that ReplicaSet', () =>
+  test("undo: spec.template set to an earlier ReplicaSet's template reuses that ReplicaSet", () =>
     withCanary('canary-undo', { replicas: 2, steps: [{ setWeight: 50 }, { pause: { duration: '1s' } }] }, async (s, v1) => {
       const h1 = v1.rollout.status.stableRS as string;
       await s.setImage('example/app:v2');
-      const v2 = await s.waitFor('Healthy on v2', (v) => healthyOn(v, v.rs[v.rollout.status.currentPodHash]?.image === 'example/app:v2' ? v.rollout.status.currentPodHash : undefined, 2));
+      const v2 = await s.waitFor('Healthy on v2', (v) =>
+        healthyOn(v, v.rs[v.rollout.status.currentPodHash]?.image === 'example/app:v2' ? v.rollout.status.currentPodHash : undefined, 2),
+      );
       const h2 = v2.rollout.status.stableRS as string;
       await s.setImage('example/app:v3');
-      const v3 = await s.waitFor('Healthy on v3', (v) => healthyOn(v, v.rs[v.rollout.status.currentPodHash]?.image === 'example/app:v3' ? v.rollout.status.currentPodHash : undefined, 2));
+      const v3 = await s.waitFor('Healthy on v3', (v) =>
+        healthyOn(v, v.rs[v.rollout.status.currentPodHash]?.image === 'example/app:v3' ? v.rollout.status.currentPodHash : undefined, 2),
+      );
       const h3 = v3.rollout.status.stableRS as string;
       assert.equal(new Set([h1, h2, h3]).size, 3);
-      assert.deepEqual(v3.replicaSets.map((r) => r.revision), [1, 2, 3]);
+      assert.deepEqual(
+        v3.replicaSets.map((r) => r.revision),
+        [1, 2, 3],
+      );
 
       // undo to revision 1, as `kubectl sluice undo --to-revision=1` would: the template of that ReplicaSet
       const rs1 = v3.replicaSets.find((r) => r.revision === 1)!;
       await k.ok([
-        'patch', 'rollout', 'demo', '-n', s.ns, '--type=json',
-        '-p', JSON.stringify([{ op: 'replace', path: '/spec/template', value: templateOf(rs1) }]),
+        'patch',
+        'rollout',
+        'demo',
+        '-n',
+        s.ns,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: '/spec/template', value: templateOf(rs1) }]),
       ]);
       const seen = await s.waitFor('the controller sees the undo', (v) => {
         assert.equal(v.rollout.status.observedGeneration, v.rollout.metadata.generation);
@@ -258,7 +280,7 @@ describe('canary', () => {
         h1,
         `the desired revision is the first one (${h1}), not a new ReplicaSet: ${seen.replicaSets.map((r) => r.name).join(', ')}`,
       );
-      const undone = await s.waitFor('Healthy on revision 1\'s template', (v) => healthyOn(v, h1, 2));
+      const undone = await s.waitFor("Healthy on revision 1's template", (v) => healthyOn(v, h1, 2));
       assert.equal(undone.replicaSets.length, 3, 'no new ReplicaSet: the first one was reused');
       assert.equal(undone.rs[h1]?.revision, 4, 'the reused ReplicaSet becomes the newest revision');
       assert.equal(undone.rs[h3]?.spec, 0);
@@ -267,7 +289,7 @@ describe('canary', () => {
       await s.settled();
     }));
 
-  test('undo mid-rollout to the stable ReplicaSet\'s template is a fast rollback', () =>
+  test("undo mid-rollout to the stable ReplicaSet's template is a fast rollback", () =>
     withCanary('canary-undo-stable', { steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 75 }, { pause: {} }] }, async (s, v1) => {
       const h1 = v1.rollout.status.stableRS as string;
       await s.setImage('example/app:v2');
@@ -275,8 +297,14 @@ describe('canary', () => {
       const h2 = p.rollout.status.currentPodHash as string;
       const before = (await s.events()).length;
       await k.ok([
-        'patch', 'rollout', 'demo', '-n', s.ns, '--type=json',
-        '-p', JSON.stringify([{ op: 'replace', path: '/spec/template', value: templateOf(p.rs[h1]!) }]),
+        'patch',
+        'rollout',
+        'demo',
+        '-n',
+        s.ns,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: '/spec/template', value: templateOf(p.rs[h1]!) }]),
       ]);
       const seen = await s.waitFor('the controller sees the undo', (v) => {
         assert.equal(v.rollout.status.observedGeneration, v.rollout.metadata.generation);
@@ -359,11 +387,15 @@ describe('canary', () => {
           });
           const h2 = pending.rollout.status.currentPodHash as string;
           const started = Date.now();
-          const degraded = await s.waitFor('Degraded: ProgressDeadlineExceeded', (v) => {
-            assert.equal(v.rollout.status.phase, 'Degraded');
-            const c = v.rollout.status.conditions.find((x: { type: string }) => x.type === 'Progressing');
-            assert.equal(c?.reason, abort ? 'RolloutAborted' : 'ProgressDeadlineExceeded');
-          }, 30_000);
+          const degraded = await s.waitFor(
+            'Degraded: ProgressDeadlineExceeded',
+            (v) => {
+              assert.equal(v.rollout.status.phase, 'Degraded');
+              const c = v.rollout.status.conditions.find((x: { type: string }) => x.type === 'Progressing');
+              assert.equal(c?.reason, abort ? 'RolloutAborted' : 'ProgressDeadlineExceeded');
+            },
+            30_000,
+          );
           assert.ok(Date.now() - started < 25_000, 'the deadline (5s) was noticed in time');
           assert.equal(degraded.selectors['demo-stable'], h1);
           assert.equal(degraded.rs[h1]?.available, 2, 'stable keeps serving');
@@ -385,8 +417,14 @@ describe('canary', () => {
 
           // a fixed version (no impossible nodeSelector) rolls out normally
           await k.ok([
-            'patch', 'rollout', 'demo', '-n', s.ns, '--type=json',
-            '-p', JSON.stringify([
+            'patch',
+            'rollout',
+            'demo',
+            '-n',
+            s.ns,
+            '--type=json',
+            '-p',
+            JSON.stringify([
               { op: 'remove', path: '/spec/template/spec/nodeSelector' },
               { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example/app:v3' },
             ]),
@@ -430,14 +468,18 @@ describe('canary', () => {
       const restartAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000).toISOString().replace('.000Z', 'Z');
       await s.patchSpec({ restartAt });
       let minAvailable = 4;
-      const done = await s.waitFor('every pod recreated', (v) => {
-        minAvailable = Math.min(minAvailable, v.rs[h1]?.available ?? 0);
-        assert.equal(v.rollout.status.restartedAt, restartAt);
-        const names = v.pods.map((p) => p.metadata.name as string);
-        assert.equal(names.filter((n) => oldPods.has(n)).length, 0, 'no pod from before restartAt is left');
-        assert.equal(v.pods.filter(podReady).length, 4);
-        healthyOn(v, h1, 4);
-      }, 60_000);
+      const done = await s.waitFor(
+        'every pod recreated',
+        (v) => {
+          minAvailable = Math.min(minAvailable, v.rs[h1]?.available ?? 0);
+          assert.equal(v.rollout.status.restartedAt, restartAt);
+          const names = v.pods.map((p) => p.metadata.name as string);
+          assert.equal(names.filter((n) => oldPods.has(n)).length, 0, 'no pod from before restartAt is left');
+          assert.equal(v.pods.filter(podReady).length, 4);
+          healthyOn(v, h1, 4);
+        },
+        60_000,
+      );
       for (const p of done.pods) assert.ok(Date.parse(p.metadata.creationTimestamp) >= Date.parse(restartAt));
       assert.equal(done.replicaSets.length, 1, 'a restart is not a new revision');
       assert.ok(minAvailable >= 3, `at most one pod at a time was missing (min available ${minAvailable})`);
@@ -454,9 +496,15 @@ describe('canary', () => {
       await k.ok(['delete', 'rollout', 'demo', '-n', s.ns, '--wait=true', '--timeout=30s']);
       await waitFor('ReplicaSets and pods gone, Services unpinned', async () => {
         const list = await k.json<{ items: Array<{ kind: string; metadata: { name: string }; spec: { selector?: Record<string, string> } }> }>([
-          'get', 'replicasets,pods,services', '-n', s.ns,
+          'get',
+          'replicasets,pods,services',
+          '-n',
+          s.ns,
         ]);
-        assert.deepEqual(list.items.filter((o) => o.kind !== 'Service').map((o) => `${o.kind}/${o.metadata.name}`), []);
+        assert.deepEqual(
+          list.items.filter((o) => o.kind !== 'Service').map((o) => `${o.kind}/${o.metadata.name}`),
+          [],
+        );
         for (const svc of list.items.filter((o) => o.kind === 'Service')) {
           assert.deepEqual(svc.spec.selector, { app: 'demo' }, `${svc.metadata.name} selector`);
         }

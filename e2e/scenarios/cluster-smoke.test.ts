@@ -60,9 +60,7 @@ describe('cluster smoke', () => {
         async () => {
           const list = await k.json<{ items: any[] }>(['get', 'pods', '-n', ns, '-l', 'rollouts-pod-template-hash=abc']);
           const ready = list.items.filter(
-            (p) =>
-              p.status?.phase === 'Running' &&
-              p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+            (p) => p.status?.phase === 'Running' && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
           );
           assert.equal(ready.length, 2, `ready pods: ${ready.length}/${list.items.length}`);
           return ready;
@@ -80,9 +78,7 @@ describe('cluster smoke', () => {
         async () => {
           const text = await env.traffic.metrics();
           for (const name of names) {
-            const line = text
-              .split('\n')
-              .find((l) => l.startsWith('sluice_demo_requests_total{') && l.includes(`pod="${name}"`));
+            const line = text.split('\n').find((l) => l.startsWith('sluice_demo_requests_total{') && l.includes(`pod="${name}"`));
             assert.ok(line, `no requests series for ${name}`);
             assert.ok(line.includes(`namespace="${ns}"`), line);
             assert.ok(line.includes('rollout="smoke"'), line);
@@ -120,18 +116,14 @@ describe('cluster smoke', () => {
       );
 
       // a good image has no errors
-      const errors = await env.prom.values(
-        `sum(rate(sluice_demo_errors_total{namespace="${ns}",rollouts_pod_template_hash="abc"}[10s]))`,
-      );
+      const errors = await env.prom.values(`sum(rate(sluice_demo_errors_total{namespace="${ns}",rollouts_pod_template_hash="abc"}[10s]))`);
       assert.deepEqual(errors, [0]);
     });
   });
 
   test('a runtime error-rate override shows up in Prometheus', async () => {
     const tag = 'v1';
-    const q =
-      `sum(rate(sluice_demo_errors_total{namespace="${ns}"}[5s])) / ` +
-      `sum(rate(sluice_demo_requests_total{namespace="${ns}"}[5s]))`;
+    const q = `sum(rate(sluice_demo_errors_total{namespace="${ns}"}[5s])) / ` + `sum(rate(sluice_demo_requests_total{namespace="${ns}"}[5s]))`;
     await env.traffic.setErrorRate(tag, 0.3);
     try {
       await waitFor(
@@ -166,10 +158,7 @@ describe('cluster smoke', () => {
   test('a Prometheus alert reaches Alertmanager and the webhook receiver', async () => {
     const id = `smoke-${Date.now().toString(36)}`;
     const ruleFile = join(env.descriptor.prometheus.rulesDir, `${id}.yml`);
-    writeFileSync(
-      ruleFile,
-      `groups:\n  - name: ${id}\n    rules:\n      - alert: E2ESmoke\n        expr: vector(1)\n        labels: {e2e: ${id}}\n`,
-    );
+    writeFileSync(ruleFile, `groups:\n  - name: ${id}\n    rules:\n      - alert: E2ESmoke\n        expr: vector(1)\n        labels: {e2e: ${id}}\n`);
     try {
       await env.prom.reload();
       const alert = await waitFor(

@@ -125,10 +125,7 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
       wc = await env.git.clone(repo);
       const sha1 = await wc.head();
       if (extraYaml) await k.apply(extraYaml, { namespace: ns });
-      await k.apply(
-        manifest(gitSync(GS, { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m', ...spec })),
-        { namespace: ns },
-      );
+      await k.apply(manifest(gitSync(GS, { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m', ...spec })), { namespace: ns });
       const ctx: GitCtx = {
         ns,
         repo,
@@ -149,7 +146,8 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
         await fn(ctx);
       } catch (err) {
         const log = await wc.git('log', '--format=%h %s', '-n', '10').catch(() => '');
-        (err as Error).message += `\n  GitSync: ${gitSyncSummary(await ctx.gs().catch(() => ({ metadata: {}, spec: {}, status: {} }) as GitSyncView))}\n  git log:\n${log}`;
+        (err as Error).message +=
+          `\n  GitSync: ${gitSyncSummary(await ctx.gs().catch(() => ({ metadata: {}, spec: {}, status: {} }) as GitSyncView))}\n  git log:\n${log}`;
         throw err;
       }
     });
@@ -160,7 +158,6 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
     await k.deleteNamespace(ns);
   }
 }
-
 
 /** Healthy on the revision running `image`. */
 function healthyOnImage(v: View, image: string, replicas: number): string {
@@ -346,7 +343,7 @@ describe('gitops', () => {
       },
     ));
 
-  test('drift in Git-owned fields is corrected; a person\'s pause and abort survive syncs', () =>
+  test("drift in Git-owned fields is corrected; a person's pause and abort survive syncs", () =>
     withGit('git-drift', appFiles(), {}, async (g) => {
       // drift: a Git-owned field of the Rollout and of the ConfigMap; plus a label Git does not set
       await k.ok(['patch', 'rollout', 'demo', '-n', g.ns, '--type=merge', '-p', JSON.stringify({ spec: { replicas: 3 } })]);
@@ -364,7 +361,10 @@ describe('gitops', () => {
       assert.equal(cm?.data?.mode, 'a', 'ConfigMap drift corrected');
       assert.equal(cm?.metadata?.labels?.owner, 'person', 'a field Git does not set is left alone');
       const evs = (await waitGitSyncEvent(k, g.ns, GS, 'Synced', /[1-9]\d* changed/)).slice(before);
-      assert.ok(evs.some((e) => e.reason === 'Synced'), 'a Synced event for the correction');
+      assert.ok(
+        evs.some((e) => e.reason === 'Synced'),
+        'a Synced event for the correction',
+      );
       const h1 = v1.rollout.status.stableRS as string;
 
       // v2 from Git, paused at its indefinite pause; a person adds their own pause
@@ -393,7 +393,7 @@ describe('gitops', () => {
       assert.deepEqual(
         (corrected.rollout.status.pauseConditions ?? []).map((c: Obj) => c.reason).sort(),
         ['CanaryPauseStep', 'UserPause'],
-        'the person\'s pause survived the sync',
+        "the person's pause survived the sync",
       );
       assert.equal(corrected.rollout.status.phase, 'Paused');
       assert.equal(corrected.rollout.status.currentPodHash, h2);
@@ -416,13 +416,17 @@ describe('gitops', () => {
       });
       assert.equal(after3.rollout.status.abort, true, 'the abort survived the sync');
       assert.equal(after3.rollout.status.abortedAt, abortedAt);
-      await g.s.holds('stays aborted', (v) => {
-        assert.equal(v.rollout.status.phase, 'Degraded');
-        assert.equal(v.rollout.status.abort, true);
-        assert.equal(v.rs[h2]?.spec, 0);
-        assert.equal(v.rs[h1]?.spec, 2);
-        assert.equal(v.selectors['demo-canary'], h1);
-      }, 2000);
+      await g.s.holds(
+        'stays aborted',
+        (v) => {
+          assert.equal(v.rollout.status.phase, 'Degraded');
+          assert.equal(v.rollout.status.abort, true);
+          assert.equal(v.rs[h2]?.spec, 0);
+          assert.equal(v.rs[h1]?.spec, 2);
+          assert.equal(v.selectors['demo-canary'], h1);
+        },
+        2000,
+      );
     }));
 
   test('a deny sync window holds a due sync until it ends, then the sync happens', () =>
@@ -447,10 +451,17 @@ describe('gitops', () => {
       await waitGitSyncEvent(k, g.ns, GS, 'SyncWindowDenied');
       // a person's "sync now" is held too (a freeze is a freeze)
       await syncNow(k, g.ns, GS);
-      await gitSyncHolds(k, g.ns, GS, 'nothing synced while the window is open', (x) => {
-        assert.equal(x.status.lastSyncedCommit, g.sha1);
-        assert.equal(condition(x, 'SyncAllowed')?.status, 'False');
-      }, Math.max(0, end - Date.now() - 1000));
+      await gitSyncHolds(
+        k,
+        g.ns,
+        GS,
+        'nothing synced while the window is open',
+        (x) => {
+          assert.equal(x.status.lastSyncedCommit, g.sha1);
+          assert.equal(condition(x, 'SyncAllowed')?.status, 'False');
+        },
+        Math.max(0, end - Date.now() - 1000),
+      );
       const v = await g.s.view();
       assert.equal(v.rollout.spec.template.spec.containers[0].image, 'example/app:v1', 'v2 not applied during the window');
 
@@ -500,12 +511,19 @@ describe('gitops', () => {
         await g.s.waitFor('v2 rolling out', (x) => assert.equal(x.rollout.status.gitRevision, sha2));
 
         // GitHub: ping, then a push event
-        const ping = await postHook(hookUrl, g.ns, GS, '{"zen":"hi"}', { 'X-GitHub-Event': 'ping', 'X-Hub-Signature-256': hmacSignature('{"zen":"hi"}', token) });
+        const ping = await postHook(hookUrl, g.ns, GS, '{"zen":"hi"}', {
+          'X-GitHub-Event': 'ping',
+          'X-Hub-Signature-256': hmacSignature('{"zen":"hi"}', token),
+        });
         assert.equal(ping.status, 200, ping.body);
         const sha3 = await g.push('settings b', appFiles({ image: 'example/app:v2', settings: { mode: 'b' } }));
         const ghBody = githubPushBody(g.repo.httpUrl, sha3);
         const t1 = Date.now();
-        const r2 = await postHook(hookUrl, g.ns, GS, ghBody, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'e2e-1', 'X-Hub-Signature-256': hmacSignature(ghBody, token) });
+        const r2 = await postHook(hookUrl, g.ns, GS, ghBody, {
+          'X-GitHub-Event': 'push',
+          'X-GitHub-Delivery': 'e2e-1',
+          'X-Hub-Signature-256': hmacSignature(ghBody, token),
+        });
         assert.equal(r2.status, 202, r2.body);
         await g.waitGs('synced after the GitHub push', (x) => assert.equal(x.status.lastSyncedCommit, sha3), 15_000);
         const githubMs = Date.now() - t1;
@@ -513,7 +531,10 @@ describe('gitops', () => {
 
         // GitLab: the token in X-Gitlab-Token
         const sha4 = await g.push('settings c', appFiles({ image: 'example/app:v2', settings: { mode: 'c' } }));
-        const r3 = await postHook(hookUrl, g.ns, GS, JSON.stringify({ object_kind: 'push', after: sha4 }), { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': token });
+        const r3 = await postHook(hookUrl, g.ns, GS, JSON.stringify({ object_kind: 'push', after: sha4 }), {
+          'X-Gitlab-Event': 'Push Hook',
+          'X-Gitlab-Token': token,
+        });
         assert.equal(r3.status, 202, r3.body);
         await g.waitGs('synced after the GitLab push', (x) => assert.equal(x.status.lastSyncedCommit, sha4), 15_000);
         assert.equal((await configMapData(g.ns, 'demo-settings'))?.data?.mode, 'c');

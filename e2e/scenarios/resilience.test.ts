@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { log } from '../harness/proc.ts';
-import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
+import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario } from '../harness/rollouts.ts';
 
 const env = attach();
 const k = env.kubectl;
@@ -44,7 +44,6 @@ async function withRollout(prefix: string, fn: (s: Scenario, h1: string) => Prom
   }
 }
 
-
 /** Every step completed exactly once, in order, and the rollout completed once. */
 async function stepsExactlyOnce(s: Scenario, hash: string): Promise<void> {
   const events = await s.waitEvent('RolloutCompleted', hash);
@@ -75,7 +74,11 @@ describe('resilience', () => {
       log('resilience', `controller killed in the pause at step 2/${STEPS.length}`);
       const pauseEnd = Date.parse(p.rollout.status.pauseConditions[0].startTime) + 2000;
       // nothing moves while the controller is down (the pause ends meanwhile)
-      await s.holds('no progress while the controller is down', (v) => assert.equal(v.rollout.status.currentStepIndex, 1), Math.max(1000, pauseEnd + 500 - Date.now()));
+      await s.holds(
+        'no progress while the controller is down',
+        (v) => assert.equal(v.rollout.status.currentStepIndex, 1),
+        Math.max(1000, pauseEnd + 500 - Date.now()),
+      );
       await c.restart();
       log('resilience', 'controller restarted');
 
@@ -122,10 +125,14 @@ describe('resilience', () => {
 
       // the watches came back: a new image is noticed and rolled out
       await s.setImage('example/app:v3');
-      const v3 = await s.waitFor('v3 noticed (watch re-established)', (v) => {
-        assert.notEqual(v.rollout.status.currentPodHash, h2);
-        assert.equal(v.rollout.status.observedGeneration, v.rollout.metadata.generation);
-      }, 15_000);
+      const v3 = await s.waitFor(
+        'v3 noticed (watch re-established)',
+        (v) => {
+          assert.notEqual(v.rollout.status.currentPodHash, h2);
+          assert.equal(v.rollout.status.observedGeneration, v.rollout.metadata.generation);
+        },
+        15_000,
+      );
       const h3 = v3.rollout.status.currentPodHash as string;
       await s.waitFor('Healthy on v3', (v) => assertHealthyOn(v, h3, 5), 60_000);
       assert.notEqual(h3, h1);

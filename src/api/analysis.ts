@@ -25,22 +25,26 @@ export type DurationString = z.infer<typeof DurationString>;
 
 export const ArgValueFrom = z
   .object({
-    secretKeyRef: SecretKeyRef.optional().describe('A key of a Secret in the namespace of the AnalysisRun; read at every measurement, never copied into the run'),
+    secretKeyRef: SecretKeyRef.optional().describe(
+      'A key of a Secret in the namespace of the AnalysisRun; read at every measurement, never copied into the run',
+    ),
     fieldRef: z
       .object({ fieldPath: z.string().min(1) })
       .optional()
       .describe("A field of the Rollout that starts the analysis, e.g. metadata.name or metadata.labels['app']"),
   })
   .meta({
-    'x-kubernetes-validations': [
-      { rule: 'has(self.secretKeyRef) != has(self.fieldRef)', message: 'valueFrom sets exactly one of secretKeyRef and fieldRef' },
-    ],
+    'x-kubernetes-validations': [{ rule: 'has(self.secretKeyRef) != has(self.fieldRef)', message: 'valueFrom sets exactly one of secretKeyRef and fieldRef' }],
   });
 export type ArgValueFrom = z.infer<typeof ArgValueFrom>;
 
 export const Argument = z
   .object({
-    name: z.string().min(1).max(NAME_MAX).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must start with a letter or _ and hold only letters, digits, _, . and -'),
+    name: z
+      .string()
+      .min(1)
+      .max(NAME_MAX)
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must start with a letter or _ and hold only letters, digits, _, . and -'),
     value: z.string().optional().describe('A literal value, or the default when the Rollout passes none'),
     valueFrom: ArgValueFrom.optional(),
   })
@@ -56,7 +60,11 @@ export const HeaderValueFrom = z.object({ secretKeyRef: SecretKeyRef });
 
 export const Header = z
   .object({
-    key: z.string().min(1).max(256).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'),
+    key: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'),
     value: z.string().optional(),
     valueFrom: HeaderValueFrom.optional().describe('Read the value from a Secret (for API keys and tokens)'),
   })
@@ -77,10 +85,7 @@ export type ValueOrSecret = z.infer<typeof ValueOrSecret>;
 
 export const PrometheusAuthentication = z
   .object({
-    basic: z
-      .object({ username: ValueOrSecret, password: ValueOrSecret })
-      .optional()
-      .describe('HTTP basic auth; keep the password in a Secret'),
+    basic: z.object({ username: ValueOrSecret, password: ValueOrSecret }).optional().describe('HTTP basic auth; keep the password in a Secret'),
     bearer: z.object({ token: ValueOrSecret }).optional().describe('An Authorization: Bearer token; keep it in a Secret'),
   })
   .meta({
@@ -97,7 +102,13 @@ export type PrometheusRangeQuery = z.infer<typeof PrometheusRangeQuery>;
 export const PrometheusProvider = z.object({
   address: z.string().min(1).describe('Base URL of the Prometheus server, e.g. http://prometheus.monitoring:9090'),
   query: z.string().min(1).describe('PromQL; {{args.name}} is replaced by the value of the arg'),
-  timeout: z.number().int().min(1).max(3600).optional().describe('Query timeout in seconds (default 30), as Argo Rollouts; a query that takes longer is an error measurement'),
+  timeout: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe('Query timeout in seconds (default 30), as Argo Rollouts; a query that takes longer is an error measurement'),
   headers: z.array(Header).max(32).optional(),
   authentication: PrometheusAuthentication.optional(),
   rangeQuery: PrometheusRangeQuery.optional().describe('Run a range query over the last `range`; result is then the flat list of every sample'),
@@ -125,7 +136,11 @@ export type NoDataPolicy = z.infer<typeof NoDataPolicy>;
 
 export const Metric = z
   .object({
-    name: z.string().min(1).max(NAME_MAX).regex(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/i, 'must be letters, digits, -, _ or ., starting and ending with a letter or digit'),
+    name: z
+      .string()
+      .min(1)
+      .max(NAME_MAX)
+      .regex(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/i, 'must be letters, digits, -, _ or ., starting and ending with a letter or digit'),
     interval: DurationString.optional().describe('Time between measurements; without it the metric is measured once'),
     initialDelay: DurationString.optional().describe('Wait this long after the run starts before the first measurement'),
     count: z.number().int().min(0).optional().describe('Number of measurements; 0 or unset with an interval = until the run is terminated'),
@@ -246,7 +261,16 @@ export const AnalysisRun = z.object({
   kind: z.literal('AnalysisRun'),
   metadata: ObjectMeta.extend({
     ownerReferences: z
-      .array(z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string(), controller: z.boolean().optional(), blockOwnerDeletion: z.boolean().optional() }))
+      .array(
+        z.looseObject({
+          apiVersion: z.string(),
+          kind: z.string(),
+          name: z.string(),
+          uid: z.string(),
+          controller: z.boolean().optional(),
+          blockOwnerDeletion: z.boolean().optional(),
+        }),
+      )
       .optional(),
   }),
   spec: AnalysisRunSpec,

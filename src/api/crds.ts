@@ -54,7 +54,12 @@ export const analysisRunCrd: CrdDefinition = {
   status: AnalysisRunStatus,
   printerColumns: [
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-    { name: 'Kind', type: 'string', jsonPath: ".metadata.labels['sluice\\.dev/analysis-kind']", description: 'step, background, prePromotion or postPromotion' },
+    {
+      name: 'Kind',
+      type: 'string',
+      jsonPath: ".metadata.labels['sluice\\.dev/analysis-kind']",
+      description: 'step, background, prePromotion or postPromotion',
+    },
     { name: 'Next', type: 'date', jsonPath: '.status.nextMeasurementAt', description: 'When the next measurement is due', priority: 1 },
     { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
   ],

@@ -7,7 +7,7 @@
 //   string would be ambiguous ("is v1.2 a branch or a tag?").
 // - `interval` and `schedule` are mutually exclusive; neither means every 5 minutes.
 // - A GitSync may touch only its own namespace unless the controller allows more
-//   (see GitSyncPolicy in src/core/gitops.ts); cluster-scoped objects are refused by default.
+//   (see GitSyncPolicy in src/core/gitops/manifests.ts); cluster-scoped objects are refused by default.
 // - Cron expressions (schedule, sync windows) use node-cron's grammar with five fields
 //   (minute hour day-of-month month day-of-week), read in spec.timeZone (default UTC).
 import { z } from 'zod';
@@ -28,7 +28,12 @@ export const DEFAULT_WEBHOOK_SECRET_KEY = 'token';
 
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const name = () => z.string().min(1).max(253).regex(NAME_PATTERN, 'must be a lowercase DNS name');
-const namespaceName = () => z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name (lowercase letters, digits and -)');
+const namespaceName = () =>
+  z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name (lowercase letters, digits and -)');
 
 /** Git ref names: a conservative subset of what `git check-ref-format` accepts (no leading -, no spaces, no .., no ~^:?*[\). */
 const REF_NAME = /^[A-Za-z0-9_][A-Za-z0-9._/+@-]*$/;
@@ -72,7 +77,9 @@ export const GitSyncSpec = z
       .array(z.string().min(1).max(1024))
       .max(64)
       .optional()
-      .describe('Files or directories (relative to the repository root, read recursively) holding *.yaml, *.yml or *.json manifests; default: the whole repository'),
+      .describe(
+        'Files or directories (relative to the repository root, read recursively) holding *.yaml, *.yml or *.json manifests; default: the whole repository',
+      ),
     interval: Duration.optional().describe('Poll interval (default 5m); exclusive with schedule'),
     schedule: z.string().min(1).max(100).optional().describe('Cron expression (5 fields, in spec.timeZone) for when to sync; exclusive with interval'),
     timeZone: z.string().min(1).max(64).optional().describe('IANA time zone of schedule and syncWindows, e.g. Europe/Berlin (default UTC)'),

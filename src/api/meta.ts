@@ -23,9 +23,7 @@ export const ObjectMeta = z.looseObject({
 export type ObjectMeta = z.infer<typeof ObjectMeta>;
 
 /** An opaque object the API server validates on its own (pod templates, arbitrary manifests). */
-export const Opaque = z
-  .looseObject({})
-  .meta({ 'x-kubernetes-preserve-unknown-fields': true });
+export const Opaque = z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true });
 
 export const LabelSelectorRequirement = z.object({
   key: z.string().min(1),
@@ -49,14 +47,23 @@ export const Duration = z
   .meta({
     'x-kubernetes-int-or-string': true,
     'x-kubernetes-validations': [
-      { rule: `type(self) == string ? self.matches('${DURATION_PATTERN.replace(/\\/g, '\\\\')}') : true`, message: 'must be a duration like 30s, 5m, 1h30m or whole seconds' },
+      {
+        rule: `type(self) == string ? self.matches('${DURATION_PATTERN.replace(/\\/g, '\\\\')}') : true`,
+        message: 'must be a duration like 30s, 5m, 1h30m or whole seconds',
+      },
     ],
   });
 export type Duration = z.infer<typeof Duration>;
 
 /** A count or a percentage such as "25%". */
 export const IntOrPercent = z
-  .union([z.number().int().min(0), z.string().max(5).regex(/^[0-9]+%$/, 'must be a whole number or a percentage like 25%')])
+  .union([
+    z.number().int().min(0),
+    z
+      .string()
+      .max(5)
+      .regex(/^[0-9]+%$/, 'must be a whole number or a percentage like 25%'),
+  ])
   .meta({ 'x-kubernetes-int-or-string': true });
 export type IntOrPercent = z.infer<typeof IntOrPercent>;
 

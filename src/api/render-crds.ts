@@ -6,7 +6,5 @@ const HEADER = '# Generated from src/api by `npm run crds`; do not edit by hand.
 
 /** File name -> YAML text of every CRD. */
 export function renderCrdFiles(): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(crdFiles).map(([file, def]) => [file, HEADER + dump(buildCrd(def), { lineWidth: 120, noRefs: true })]),
-  );
+  return Object.fromEntries(Object.entries(crdFiles).map(([file, def]) => [file, HEADER + dump(buildCrd(def), { lineWidth: 120, noRefs: true })]));
 }

@@ -4,7 +4,10 @@ import { Condition, Duration, IntOrPercent, LabelSelector, ObjectMeta, Opaque } 
 
 export const AnalysisArgValueFrom = z.object({
   podTemplateHashValue: z.enum(['Stable', 'Latest']).optional().describe('The stable or the latest pod-template hash'),
-  fieldRef: z.object({ fieldPath: z.string().min(1) }).optional().describe('A field of the Rollout, e.g. metadata.name'),
+  fieldRef: z
+    .object({ fieldPath: z.string().min(1) })
+    .optional()
+    .describe('A field of the Rollout, e.g. metadata.name'),
 });
 
 export const RolloutAnalysisArg = z.object({
@@ -39,19 +42,21 @@ export const SetCanaryScale = z.object({
 });
 export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
 
-export const CanaryStep = z.object({
-  setWeight: z.number().int().min(0).max(100).optional(),
-  pause: z.object({ duration: Duration.optional() }).optional(),
-  analysis: RolloutAnalysis.optional(),
-  setCanaryScale: SetCanaryScale.optional(),
-}).meta({
-  'x-kubernetes-validations': [
-    {
-      rule: '[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setCanaryScale)].filter(x, x).size() == 1',
-      message: 'each step sets exactly one of setWeight, pause, analysis, setCanaryScale',
-    },
-  ],
-});
+export const CanaryStep = z
+  .object({
+    setWeight: z.number().int().min(0).max(100).optional(),
+    pause: z.object({ duration: Duration.optional() }).optional(),
+    analysis: RolloutAnalysis.optional(),
+    setCanaryScale: SetCanaryScale.optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setCanaryScale)].filter(x, x).size() == 1',
+        message: 'each step sets exactly one of setWeight, pause, analysis, setCanaryScale',
+      },
+    ],
+  });
 export type CanaryStep = z.infer<typeof CanaryStep>;
 
 export const CanaryStrategy = z.object({

@@ -76,7 +76,6 @@ export class KubeError extends Error {
 }
 
 export const isNotFound = (err: unknown): boolean => err instanceof KubeError && err.status === 404;
-export const isConflict = (err: unknown): boolean => err instanceof KubeError && err.status === 409;
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -94,14 +93,13 @@ export interface KubeClient {
   get<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace?: string, labelSelector?: string): Promise<T[]>;
   create<T extends KubeObject = KubeObject>(kind: ResourceKind, obj: T, opts?: { dryRun?: boolean; fieldManager?: string }): Promise<T>;
-  patch<T extends KubeObject = KubeObject>(
+  patch<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string, body: unknown, opts: PatchOptions): Promise<T>;
+  delete(
     kind: ResourceKind,
     namespace: string | undefined,
     name: string,
-    body: unknown,
-    opts: PatchOptions,
-  ): Promise<T>;
-  delete(kind: ResourceKind, namespace: string | undefined, name: string, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean }): Promise<void>;
+    opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean },
+  ): Promise<void>;
   informer<T extends KubeObject = KubeObject>(kind: ResourceKind, opts?: { namespace?: string; labelSelector?: string }): Informer<T>;
   /** Maps apiVersion+kind to its resource (via discovery for kinds not in `kinds`). */
   resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined>;

@@ -1,10 +1,10 @@
 // The metrics-provider port: run one query against a metrics backend. Implemented by
 // src/adapters/prometheus/ (and by fakes in tests). The result and error types are plain data
-// from src/core/metric-query.ts, so the pure analysis core can judge them.
+// from src/core/analysis/metric-query.ts, so the pure analysis core can judge them.
 import type { MetricProvider } from '../api/analysis.ts';
-import type { MetricQueryError, MetricQueryOutcome, QueryKind } from '../core/metric-query.ts';
+import type { MetricQueryError, MetricQueryOutcome, QueryKind } from '../core/analysis/metric-query.ts';
 
-export type { MetricQueryError, MetricQueryErrorKind, MetricQueryOutcome, MetricQueryResult, QueryKind } from '../core/metric-query.ts';
+export type { MetricQueryError, MetricQueryOutcome, MetricQueryResult, QueryKind } from '../core/analysis/metric-query.ts';
 
 export interface MetricsQuery {
   kind: QueryKind;

@@ -48,9 +48,15 @@ export class FakeCluster {
       const image = pod.spec?.containers?.[0]?.image as string | undefined;
       const ready = !this.neverReady.has(image ?? '');
       if (isReady(pod) !== ready) {
-        await this.kube.patch(kinds.pod, pod.metadata?.namespace, pod.metadata?.name as string, {
-          status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
-        }, { type: 'merge', subresource: 'status' });
+        await this.kube.patch(
+          kinds.pod,
+          pod.metadata?.namespace,
+          pod.metadata?.name as string,
+          {
+            status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+          },
+          { type: 'merge', subresource: 'status' },
+        );
         changed = true;
       }
     }

@@ -2,13 +2,23 @@
 // subresource, merge / JSON / apply patches, optimistic concurrency, informers fed by
 // the same store, and owner-reference garbage collection. Server-side apply is modelled
 // as a merge of the applied object (no field ownership); real SSA is proven in e2e.
-import { KubeError, kinds, type Informer, type KubeClient, type KubeObject, type PatchOptions, type ResourceKind, type WatchEventType } from '../../src/ports/kube.ts';
+import {
+  KubeError,
+  kinds,
+  type Informer,
+  type KubeClient,
+  type KubeObject,
+  type PatchOptions,
+  type ResourceKind,
+  type WatchEventType,
+} from '../../src/ports/kube.ts';
 
 type Handler = (type: WatchEventType, obj: KubeObject) => void;
 
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return structuredClone(patch);
-  const base: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const base: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (value === null) delete base[key];
     else base[key] = mergePatch(base[key], value);
@@ -19,7 +29,10 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 function jsonPatch(doc: unknown, ops: Array<{ op: string; path: string; value?: unknown }>): unknown {
   const root = structuredClone(doc) as Record<string, unknown>;
   for (const op of ops) {
-    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop() as string;
     let node: any = root;
     for (const p of parts) node = node?.[p];
@@ -96,19 +109,25 @@ export class FakeKube implements KubeClient {
 
   all<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace?: string): T[] {
     return [...this.store.values()]
-      .filter((e) => e.kind.plural === kind.plural && e.kind.apiVersion === kind.apiVersion && (namespace === undefined || e.obj.metadata?.namespace === namespace))
+      .filter(
+        (e) => e.kind.plural === kind.plural && e.kind.apiVersion === kind.apiVersion && (namespace === undefined || e.obj.metadata?.namespace === namespace),
+      )
       .map((e) => structuredClone(e.obj) as T);
   }
 
   async list<T extends KubeObject>(kind: ResourceKind, namespace?: string, labelSelector?: string): Promise<T[]> {
     this.maybeFail('list', kind);
-    const wanted = (labelSelector ?? '').split(',').filter(Boolean).map((s) => s.split('='));
+    const wanted = (labelSelector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((s) => s.split('='));
     return this.all<T>(kind, namespace).filter((o) => wanted.every(([k, v]) => o.metadata?.labels?.[k as string] === v));
   }
 
   async create<T extends KubeObject>(kind: ResourceKind, obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
     this.maybeFail('create', kind);
-    const name = obj.metadata?.name ?? (typeof obj.metadata?.generateName === 'string' ? `${obj.metadata.generateName}${(this.uid + 1000).toString(36)}` : undefined);
+    const name =
+      obj.metadata?.name ?? (typeof obj.metadata?.generateName === 'string' ? `${obj.metadata.generateName}${(this.uid + 1000).toString(36)}` : undefined);
     if (!name) throw new KubeError(422, 'Invalid', 'metadata.name: Required value');
     const ns = kind.namespaced ? obj.metadata?.namespace : undefined;
     const key = keyOf(kind, ns, name);

@@ -8,7 +8,7 @@ import { CliGitClient, checkUrl, classifyFailure, normaliseRepoPath, redact, ssh
 import { DEFAULT_READ_LIMITS, GitError, type ReadLimits } from '../../ports/git.ts';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { SSHD, TestRepo, startGitHttpServer, startSshGitServer, tempDir, type GitHttpServer, type SshGitServer } from './test-helpers.ts';
+import { SSHD, TestRepo, startGitHttpServer, startSshGitServer, tempDir, type GitHttpServer, type SshGitServer } from '../../../test/helpers/git-repos.ts';
 
 function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -67,8 +67,14 @@ describe('CliGitClient over file://', () => {
       { path: 'apps/a.yaml', content: 'kind: A2\n' },
       { path: 'apps/b.yml', content: 'kind: B\n' },
     ]);
-    assert.deepEqual((await read(first, ['./apps/', 'other/c.yaml'])).map((f) => `${f.path}=${f.content.trim()}`), ['apps/a.yaml=kind: A', 'apps/b.yml=kind: B', 'other/c.yaml=kind: C']);
-    assert.deepEqual((await read(second, [])).map((f) => f.path), ['apps/a.yaml', 'apps/b.yml', 'other/c.yaml']);
+    assert.deepEqual(
+      (await read(first, ['./apps/', 'other/c.yaml'])).map((f) => `${f.path}=${f.content.trim()}`),
+      ['apps/a.yaml=kind: A', 'apps/b.yml=kind: B', 'other/c.yaml=kind: C'],
+    );
+    assert.deepEqual(
+      (await read(second, [])).map((f) => f.path),
+      ['apps/a.yaml', 'apps/b.yml', 'other/c.yaml'],
+    );
   });
 
   test('a branch that moved is fetched again', async () => {
@@ -167,20 +173,32 @@ describe('CliGitClient over HTTP (git http-backend)', () => {
   test('a commit id is fetched over HTTP too', async () => {
     const older = head;
     await repo.commit({ 'deploy/app.yaml': 'kind: Y\n' }, 'second');
-    const res = await client.fetch({ key: 'c', url: `${server.url}/app.git`, ref: { commit: older }, auth: { kind: 'basic', username: 'deployer', password }, timeoutMs: 10_000 });
+    const res = await client.fetch({
+      key: 'c',
+      url: `${server.url}/app.git`,
+      ref: { commit: older },
+      auth: { kind: 'basic', username: 'deployer', password },
+      timeoutMs: 10_000,
+    });
     assert.equal(res.commit, older);
   });
 
   test('wrong or missing credentials: AuthenticationFailed, and the password is never in the message', async () => {
     const url = `${server.url}/app.git`;
-    const wrong = await rejectsWith(client.fetch({ key: 'b', url, ref: {}, auth: { kind: 'basic', username: 'deployer', password: 'wrong-password-123' }, timeoutMs: 10_000 }), 'AuthenticationFailed');
+    const wrong = await rejectsWith(
+      client.fetch({ key: 'b', url, ref: {}, auth: { kind: 'basic', username: 'deployer', password: 'wrong-password-123' }, timeoutMs: 10_000 }),
+      'AuthenticationFailed',
+    );
     assert.doesNotMatch(wrong.message, /wrong-password-123/);
     assert.match(wrong.message, /check the credentials/);
     await rejectsWith(client.fetch({ key: 'b', url, ref: {}, auth: none, timeoutMs: 10_000 }), 'AuthenticationFailed');
   });
 
   test('unknown repository over HTTP', async () => {
-    await rejectsWith(client.fetch({ key: 'd', url: `${server.url}/nope.git`, ref: {}, auth: { kind: 'basic', username: 'deployer', password }, timeoutMs: 10_000 }), 'RepositoryNotFound');
+    await rejectsWith(
+      client.fetch({ key: 'd', url: `${server.url}/nope.git`, ref: {}, auth: { kind: 'basic', username: 'deployer', password }, timeoutMs: 10_000 }),
+      'RepositoryNotFound',
+    );
   });
 });
 
@@ -228,7 +246,11 @@ describe('CliGitClient: bearer tokens, unreachable hosts and timeouts', () => {
       assert.ok(Date.now() - started < 10_000);
       // The killed git (and its http helper) closes its connections: wait for that, with a deadline.
       assert.ok(sockets.size > 0);
-      await withDeadline(Promise.all([...sockets].map((s) => (s.closed ? undefined : new Promise((r) => s.once('close', r))))), 5000, 'git still holds its connection');
+      await withDeadline(
+        Promise.all([...sockets].map((s) => (s.closed ? undefined : new Promise((r) => s.once('close', r))))),
+        5000,
+        'git still holds its connection',
+      );
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -241,7 +263,11 @@ describe('CliGitClient: bearer tokens, unreachable hosts and timeouts', () => {
       'InvalidRequest',
       /known_hosts/,
     );
-    await rejectsWith(client.fetch({ key: 's', url: 'ssh://git@example.com/org/repo.git', ref: {}, auth: none, timeoutMs: 5000 }), 'InvalidRequest', /identity/);
+    await rejectsWith(
+      client.fetch({ key: 's', url: 'ssh://git@example.com/org/repo.git', ref: {}, auth: none, timeoutMs: 5000 }),
+      'InvalidRequest',
+      /identity/,
+    );
     const cmd = sshCommand("/tmp/a b/id'x", '/tmp/kh', 5000);
     assert.match(cmd, /StrictHostKeyChecking=yes/);
     assert.match(cmd, /-i '\/tmp\/a b\/id'\\''x'/);
@@ -270,7 +296,13 @@ describe('CliGitClient over ssh (a real sshd on 127.0.0.1)', { skip: existsSync(
   const url = () => `${server.url}${repo.bare}`;
 
   test('the right key and host key fetch and read; key files are removed after the call', async () => {
-    const res = await client.fetch({ key: 's', url: url(), ref: { branch: 'main' }, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: server.knownHosts }, timeoutMs: 20_000 });
+    const res = await client.fetch({
+      key: 's',
+      url: url(),
+      ref: { branch: 'main' },
+      auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: server.knownHosts },
+      timeoutMs: 20_000,
+    });
     assert.equal(res.commit, head);
     const files = await client.readFiles({ key: 's', commit: head, paths: [], include: yaml, limits: DEFAULT_READ_LIMITS, timeoutMs: 10_000 });
     assert.deepEqual(files, [{ path: 'deploy/a.yaml', content: 'kind: S\n' }]);
@@ -279,8 +311,24 @@ describe('CliGitClient over ssh (a real sshd on 127.0.0.1)', { skip: existsSync(
 
   test('a host key that is not in known_hosts is refused (no trust on first use)', async () => {
     const otherHost = server.knownHosts.replace(/ssh-ed25519 \S+/, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl');
-    await rejectsWith(client.fetch({ key: 's2', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: otherHost }, timeoutMs: 20_000 }), 'HostKeyVerificationFailed');
-    await rejectsWith(client.fetch({ key: 's2', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' }, timeoutMs: 20_000 }), 'HostKeyVerificationFailed');
+    await rejectsWith(
+      client.fetch({ key: 's2', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: server.clientKey, knownHosts: otherHost }, timeoutMs: 20_000 }),
+      'HostKeyVerificationFailed',
+    );
+    await rejectsWith(
+      client.fetch({
+        key: 's2',
+        url: url(),
+        ref: {},
+        auth: {
+          kind: 'ssh',
+          privateKey: server.clientKey,
+          knownHosts: 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+        },
+        timeoutMs: 20_000,
+      }),
+      'HostKeyVerificationFailed',
+    );
   });
 
   test('a key the server does not accept is AuthenticationFailed, and the key is not in the message', async () => {
@@ -290,7 +338,10 @@ describe('CliGitClient over ssh (a real sshd on 127.0.0.1)', { skip: existsSync(
       await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${other.path}/k`], { env: { PATH: process.env.PATH ?? '/usr/bin' }, timeoutMs: 10_000 });
       const { readFile } = await import('node:fs/promises');
       const wrongKey = await readFile(`${other.path}/k`, 'utf8');
-      const err = await rejectsWith(client.fetch({ key: 's3', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: wrongKey, knownHosts: server.knownHosts }, timeoutMs: 20_000 }), 'AuthenticationFailed');
+      const err = await rejectsWith(
+        client.fetch({ key: 's3', url: url(), ref: {}, auth: { kind: 'ssh', privateKey: wrongKey, knownHosts: server.knownHosts }, timeoutMs: 20_000 }),
+        'AuthenticationFailed',
+      );
       assert.doesNotMatch(err.message, /PRIVATE KEY/);
     } finally {
       await other.remove();
@@ -325,10 +376,10 @@ describe('URL and message hygiene', () => {
   test('git failures are classified', () => {
     const c = (stderr: string) => classifyFailure({ stderr, timedOut: false });
     assert.equal(c("fatal: couldn't find remote ref refs/heads/x"), 'RefNotFound');
-    assert.equal(c('fatal: Authentication failed for \'https://h/x\''), 'AuthenticationFailed');
+    assert.equal(c("fatal: Authentication failed for 'https://h/x'"), 'AuthenticationFailed');
     assert.equal(c('Host key verification failed.'), 'HostKeyVerificationFailed');
-    assert.equal(c('fatal: unable to access \'https://h/\': Could not resolve host: h'), 'Unreachable');
-    assert.equal(c('fatal: repository \'https://h/x/\' not found'), 'RepositoryNotFound');
+    assert.equal(c("fatal: unable to access 'https://h/': Could not resolve host: h"), 'Unreachable');
+    assert.equal(c("fatal: repository 'https://h/x/' not found"), 'RepositoryNotFound');
     assert.equal(classifyFailure({ stderr: '', timedOut: true }), 'Timeout');
   });
 });

@@ -115,16 +115,24 @@ export class CliGitClient implements GitClient {
   private baseConfig(): string[] {
     const transports = ['https', 'http', 'ssh', ...(this.allowFileUrls ? ['file'] : [])];
     return [
-      '-c', 'protocol.allow=never',
+      '-c',
+      'protocol.allow=never',
       ...transports.flatMap((t) => ['-c', `protocol.${t}.allow=always`]),
-      '-c', 'credential.helper=',
-      '-c', 'core.hooksPath=/dev/null',
-      '-c', 'gc.autoDetach=false',
-      '-c', 'fetch.recurseSubmodules=false',
+      '-c',
+      'credential.helper=',
+      '-c',
+      'core.hooksPath=/dev/null',
+      '-c',
+      'gc.autoDetach=false',
+      '-c',
+      'fetch.recurseSubmodules=false',
     ];
   }
 
-  private async runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: Buffer | string; maxStdoutBytes?: number }): Promise<RunResult> {
+  private async runGit(
+    args: string[],
+    opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: Buffer | string; maxStdoutBytes?: number },
+  ): Promise<RunResult> {
     try {
       return await run(this.git, [...this.baseConfig(), ...args], {
         env: { ...this.baseEnv(), ...opts.env },
@@ -163,7 +171,18 @@ export class CliGitClient implements GitClient {
         if (result.code !== 0 && req.ref.commit && classifyFailure(result) === 'RefNotFound') {
           // Servers that refuse fetching a commit by id: fetch every branch and tag, then look for it.
           result = await this.runGit(
-            ['-C', dir, ...this.authConfig(req.auth), 'fetch', '--no-tags', '--quiet', '--', req.url, '+refs/heads/*:refs/sluice/heads/*', '+refs/tags/*:refs/sluice/tags/*'],
+            [
+              '-C',
+              dir,
+              ...this.authConfig(req.auth),
+              'fetch',
+              '--no-tags',
+              '--quiet',
+              '--',
+              req.url,
+              '+refs/heads/*:refs/sluice/heads/*',
+              '+refs/tags/*:refs/sluice/tags/*',
+            ],
             { env, timeoutMs: req.timeoutMs },
           );
           if (result.code === 0) {
@@ -256,26 +275,39 @@ export class CliGitClient implements GitClient {
         if (exact?.type === 'commit') throw new GitError('InvalidPath', `path "${path}" is a submodule; submodules are not read`, path);
         if (exact) explicit.add(path);
       }
-      const wanted = entries.filter((e) => (e.type === 'blob' && (explicit.has(e.path) || req.include(e.path))));
+      const wanted = entries.filter((e) => e.type === 'blob' && (explicit.has(e.path) || req.include(e.path)));
       const blobs: Array<{ path: string; oid: string; size: number }> = [];
       for (const entry of wanted) {
         if (entry.mode === '120000') blobs.push({ path: entry.path, ...(await reader.followSymlink(entry)) });
         else blobs.push({ path: entry.path, oid: entry.oid, size: entry.size });
       }
       if (blobs.length > req.limits.maxFiles) {
-        throw new GitError('TooManyFiles', `${blobs.length} manifest files under ${describePaths(paths)}; the limit is ${req.limits.maxFiles} (narrow spec.paths)`);
+        throw new GitError(
+          'TooManyFiles',
+          `${blobs.length} manifest files under ${describePaths(paths)}; the limit is ${req.limits.maxFiles} (narrow spec.paths)`,
+        );
       }
       let total = 0;
       for (const blob of blobs) {
         if (blob.size > req.limits.maxFileBytes) {
-          throw new GitError('FileTooLarge', `file ${blob.path} is ${formatBytes(blob.size)}; the limit is ${formatBytes(req.limits.maxFileBytes)} per file`, blob.path);
+          throw new GitError(
+            'FileTooLarge',
+            `file ${blob.path} is ${formatBytes(blob.size)}; the limit is ${formatBytes(req.limits.maxFileBytes)} per file`,
+            blob.path,
+          );
         }
         total += blob.size;
       }
       if (total > req.limits.maxTotalBytes) {
-        throw new GitError('FileTooLarge', `manifests under ${describePaths(paths)} total ${formatBytes(total)}; the limit is ${formatBytes(req.limits.maxTotalBytes)}`);
+        throw new GitError(
+          'FileTooLarge',
+          `manifests under ${describePaths(paths)} total ${formatBytes(total)}; the limit is ${formatBytes(req.limits.maxTotalBytes)}`,
+        );
       }
-      const contents = await reader.readBlobs(blobs.map((b) => b.oid), total);
+      const contents = await reader.readBlobs(
+        blobs.map((b) => b.oid),
+        total,
+      );
       const decoder = new TextDecoder('utf-8', { fatal: true });
       return blobs
         .map((blob, i) => {
@@ -340,13 +372,18 @@ class TreeReader {
       const target = (targetBytes as Buffer).toString('utf8');
       const resolved = posix.normalize(posix.join(posix.dirname(current.path), target));
       if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
-        throw new GitError('InvalidPath', `symlink ${link.path} points outside the repository (${target}); only links to files inside it are followed`, link.path);
+        throw new GitError(
+          'InvalidPath',
+          `symlink ${link.path} points outside the repository (${target}); only links to files inside it are followed`,
+          link.path,
+        );
       }
       const [entry] = await this.list([resolved], false);
       if (!entry || entry.path !== resolved) {
         throw new GitError('InvalidPath', `symlink ${link.path} points to ${resolved}, which does not exist at this commit`, link.path);
       }
-      if (entry.type === 'tree') throw new GitError('InvalidPath', `symlink ${link.path} points to the directory ${resolved}; symlinked directories are not followed`, link.path);
+      if (entry.type === 'tree')
+        throw new GitError('InvalidPath', `symlink ${link.path} points to the directory ${resolved}; symlinked directories are not followed`, link.path);
       if (entry.type !== 'blob') throw new GitError('InvalidPath', `symlink ${link.path} points to ${resolved}, which is not a file`, link.path);
       if (entry.mode !== '120000') return { oid: entry.oid, size: entry.size };
       current = entry;
@@ -421,16 +458,26 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export function sshCommand(keyFile: string, knownHostsFile: string, timeoutMs: number): string {
   return [
     'ssh',
-    '-F', '/dev/null',
-    '-i', shellQuote(keyFile),
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'IdentityAgent=none',
-    '-o', `UserKnownHostsFile=${shellQuote(knownHostsFile)}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'PasswordAuthentication=no',
-    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(timeoutMs / 1000))}`,
+    '-F',
+    '/dev/null',
+    '-i',
+    shellQuote(keyFile),
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'IdentityAgent=none',
+    '-o',
+    `UserKnownHostsFile=${shellQuote(knownHostsFile)}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    `ConnectTimeout=${Math.max(1, Math.ceil(timeoutMs / 1000))}`,
   ].join(' ');
 }
 
@@ -503,12 +550,21 @@ export function classifyFailure(result: Pick<RunResult, 'stderr' | 'timedOut'>):
   if (result.timedOut) return 'Timeout';
   const e = result.stderr;
   if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(e)) return 'HostKeyVerificationFailed';
-  if (/Authentication failed|could not read (Username|Password)|returned error: 40[13]|HTTP 40[13]|Permission denied \(publickey|terminal prompts disabled|Invalid username or password/i.test(e)) {
+  if (
+    /Authentication failed|could not read (Username|Password)|returned error: 40[13]|HTTP 40[13]|Permission denied \(publickey|terminal prompts disabled|Invalid username or password/i.test(
+      e,
+    )
+  ) {
     return 'AuthenticationFailed';
   }
-  if (/couldn't find remote ref|not our ref|unadvertised object|no such remote ref|invalid refspec|remote HEAD refers to nonexistent ref/i.test(e)) return 'RefNotFound';
+  if (/couldn't find remote ref|not our ref|unadvertised object|no such remote ref|invalid refspec|remote HEAD refers to nonexistent ref/i.test(e))
+    return 'RefNotFound';
   if (/repository .* not found|does not appear to be a git repository|returned error: 404|HTTP 404|not a git repository/i.test(e)) return 'RepositoryNotFound';
-  if (/Could not resolve host|Connection refused|Failed to connect|Connection timed out|Network is unreachable|Could not read from remote repository|unable to access|SSL|certificate|Connection reset|Empty reply/i.test(e)) {
+  if (
+    /Could not resolve host|Connection refused|Failed to connect|Connection timed out|Network is unreachable|Could not read from remote repository|unable to access|SSL|certificate|Connection reset|Empty reply/i.test(
+      e,
+    )
+  ) {
     return 'Unreachable';
   }
   return 'GitFailed';

@@ -7,7 +7,16 @@ import http from 'node:http';
 import { delimiter } from 'node:path';
 import https from 'node:https';
 import { KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { KubeError, kinds, type Informer, type KubeClient, type KubeObject, type PatchOptions, type ResourceKind, type WatchEventType } from '../../ports/kube.ts';
+import {
+  KubeError,
+  kinds,
+  type Informer,
+  type KubeClient,
+  type KubeObject,
+  type PatchOptions,
+  type ResourceKind,
+  type WatchEventType,
+} from '../../ports/kube.ts';
 
 const CONTENT_TYPE: Record<PatchOptions['type'], string> = {
   merge: 'application/merge-patch+json',
@@ -66,7 +75,11 @@ export class RestKubeClient implements KubeClient {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
     this.server = new URL(cluster.server);
-    this.opts = { timeoutMs: opts.timeoutMs ?? 30_000, userAgent: opts.userAgent ?? 'sluice', ...(opts.onInformerError ? { onInformerError: opts.onInformerError } : {}) };
+    this.opts = {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      userAgent: opts.userAgent ?? 'sluice',
+      ...(opts.onInformerError ? { onInformerError: opts.onInformerError } : {}),
+    };
   }
 
   private baseOptions(): Promise<https.RequestOptions> {
@@ -171,7 +184,12 @@ export class RestKubeClient implements KubeClient {
     return this.request<T>('PATCH', this.path(kind, namespace, name, opts.subresource) + query, body, CONTENT_TYPE[opts.type]);
   }
 
-  async delete(kind: ResourceKind, namespace: string | undefined, name: string, opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean } = {}): Promise<void> {
+  async delete(
+    kind: ResourceKind,
+    namespace: string | undefined,
+    name: string,
+    opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean } = {},
+  ): Promise<void> {
     const params = new URLSearchParams();
     if (opts.dryRun) params.set('dryRun', 'All');
     const body = opts.propagationPolicy ? { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: opts.propagationPolicy } : undefined;

@@ -42,10 +42,12 @@ async function fakeProm(handler: Handler, prefix = ''): Promise<FakeProm> {
   };
 }
 
-const json = (status: number, body: unknown): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
 const success = (data: unknown) => json(200, { status: 'success', data });
 const NOW = new Date('2030-01-01T00:00:00Z');
 const instant = (query = 'q', timeoutMs = 2000): MetricsQuery => ({ kind: 'instant', query, timeoutMs, time: NOW });
@@ -80,10 +82,25 @@ function expectError(outcome: MetricQueryOutcome, kind: string, message: RegExp)
 describe('PrometheusProvider over a fake Prometheus API', () => {
   test('vector: one value per series, labels kept; query, time and timeout sent', async () => {
     const { outcome, server } = await queryOnce(
-      success({ resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [1893456000, '0.23'] }, { metric: { pod: 'b' }, value: [1893456000, '1e-3'] }] }),
+      success({
+        resultType: 'vector',
+        result: [
+          { metric: { pod: 'a' }, value: [1893456000, '0.23'] },
+          { metric: { pod: 'b' }, value: [1893456000, '1e-3'] },
+        ],
+      }),
       instant('sum(rate(x[1m]))', 1500),
     );
-    assert.deepEqual(outcome, { ok: true, result: { type: 'vector', series: [{ labels: { pod: 'a' }, value: 0.23 }, { labels: { pod: 'b' }, value: 0.001 }] } });
+    assert.deepEqual(outcome, {
+      ok: true,
+      result: {
+        type: 'vector',
+        series: [
+          { labels: { pod: 'a' }, value: 0.23 },
+          { labels: { pod: 'b' }, value: 0.001 },
+        ],
+      },
+    });
     const req = server.requests[0];
     assert.equal(req?.path, '/api/v1/query');
     assert.equal(req?.params.get('query'), 'sum(rate(x[1m]))');
@@ -116,13 +133,27 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
   });
 
   test('range query: matrix, with start, end and step sent', async () => {
-    const { outcome, server } = await queryOnce(success({ resultType: 'matrix', result: [{ metric: {}, values: [[1, '0.1'], [2, '0.2']] }] }), {
-      kind: 'range',
-      query: 'x',
-      timeoutMs: 2000,
-      time: NOW,
-      range: { start: new Date(NOW.getTime() - 600_000), end: NOW, stepMs: 60_000 },
-    });
+    const { outcome, server } = await queryOnce(
+      success({
+        resultType: 'matrix',
+        result: [
+          {
+            metric: {},
+            values: [
+              [1, '0.1'],
+              [2, '0.2'],
+            ],
+          },
+        ],
+      }),
+      {
+        kind: 'range',
+        query: 'x',
+        timeoutMs: 2000,
+        time: NOW,
+        range: { start: new Date(NOW.getTime() - 600_000), end: NOW, stepMs: 60_000 },
+      },
+    );
     assert.deepEqual(outcome, { ok: true, result: { type: 'matrix', series: [{ labels: {}, values: [0.1, 0.2] }] } });
     const req = server.requests[0];
     assert.equal(req?.path, '/api/v1/query_range');
@@ -151,7 +182,11 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end('<!doctype html><html><head><title>Grafana</title></head></html>');
     });
-    expectError(outcome, 'badResponse', /expected JSON from the Prometheus API, got an HTML page \(text\/html\) starting "<!doctype html><html><head><title>Grafana/);
+    expectError(
+      outcome,
+      'badResponse',
+      /expected JSON from the Prometheus API, got an HTML page \(text\/html\) starting "<!doctype html><html><head><title>Grafana/,
+    );
   });
 
   test('JSON that is not the Prometheus API', async () => {
@@ -227,7 +262,11 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
   });
 
   test('invalid address: config error', async () => {
-    expectError(await new PrometheusProvider({ address: 'ftp://127.0.0.1' }).query(instant()), 'config', /invalid address "ftp:\/\/127.0.0.1": unsupported scheme ftp:/);
+    expectError(
+      await new PrometheusProvider({ address: 'ftp://127.0.0.1' }).query(instant()),
+      'config',
+      /invalid address "ftp:\/\/127.0.0.1": unsupported scheme ftp:/,
+    );
     expectError(await new PrometheusProvider({ address: 'not a url' }).query(instant()), 'config', /invalid address/);
   });
 
@@ -235,7 +274,10 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
     await withServer(
       success({ resultType: 'scalar', result: [1, '1'] }),
       async (server) => {
-        const outcome = await new PrometheusProvider({ address: `${server.address}/`, headers: { 'X-Scope-OrgID': 'team-a' } }).query({ ...instant(), headers: { 'X-Extra': '1' } });
+        const outcome = await new PrometheusProvider({ address: `${server.address}/`, headers: { 'X-Scope-OrgID': 'team-a' } }).query({
+          ...instant(),
+          headers: { 'X-Extra': '1' },
+        });
         assert.ok(outcome.ok);
         assert.equal(server.requests[0]?.path, '/prometheus/api/v1/query');
         assert.equal(server.requests[0]?.headers['x-scope-orgid'], 'team-a');
@@ -246,7 +288,9 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
   });
 
   test('warnings are passed on', async () => {
-    const { outcome } = await queryOnce(json(200, { status: 'success', data: { resultType: 'scalar', result: [1, '1'] }, warnings: ['PromQL info: metric might not be a counter'] }));
+    const { outcome } = await queryOnce(
+      json(200, { status: 'success', data: { resultType: 'scalar', result: [1, '1'] }, warnings: ['PromQL info: metric might not be a counter'] }),
+    );
     assert.deepEqual(outcome, { ok: true, result: { type: 'scalar', value: 1 }, warnings: ['PromQL info: metric might not be a counter'] });
   });
 
@@ -288,8 +332,13 @@ describe('metrics provider factory', () => {
           prometheus: {
             address: server.address,
             query: 'q',
-            headers: [{ key: 'X-Scope-OrgID', valueFrom: { secretKeyRef: { name: 'prom', key: 'tenant' } } }, { key: 'X-Plain', value: 'p' }],
-            authentication: { basic: { username: { secretKeyRef: { name: 'prom', key: 'user' } }, password: { secretKeyRef: { name: 'prom', key: 'password' } } } },
+            headers: [
+              { key: 'X-Scope-OrgID', valueFrom: { secretKeyRef: { name: 'prom', key: 'tenant' } } },
+              { key: 'X-Plain', value: 'p' },
+            ],
+            authentication: {
+              basic: { username: { secretKeyRef: { name: 'prom', key: 'user' } }, password: { secretKeyRef: { name: 'prom', key: 'password' } } },
+            },
           },
         },
         'ns',
@@ -306,7 +355,10 @@ describe('metrics provider factory', () => {
   test('bearer token from a Secret', async () => {
     await withServer(success({ resultType: 'scalar', result: [1, '1'] }), async (server) => {
       const f = createMetricsProviderFactory({ kube: kube([secret('prom', { token: 'abc123' })]) });
-      const made = await f.forMetric({ prometheus: { address: server.address, query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'prom', key: 'token' } } } } } }, 'ns');
+      const made = await f.forMetric(
+        { prometheus: { address: server.address, query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'prom', key: 'token' } } } } } },
+        'ns',
+      );
       assert.ok(made.ok);
       await made.provider.query(instant());
       assert.equal(server.requests[0]?.headers.authorization, 'Bearer abc123');
@@ -315,9 +367,15 @@ describe('metrics provider factory', () => {
 
   test('missing Secret or key: a config error naming it', async () => {
     const f = createMetricsProviderFactory({ kube: kube([secret('prom', { token: 'abc' })]) });
-    const gone = await f.forMetric({ prometheus: { address: 'http://127.0.0.1:1', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'nope', key: 'token' } } } } } }, 'ns');
+    const gone = await f.forMetric(
+      { prometheus: { address: 'http://127.0.0.1:1', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'nope', key: 'token' } } } } } },
+      'ns',
+    );
     assert.deepEqual(gone, { ok: false, error: { kind: 'config', message: 'authentication.bearer.token: Secret ns/nope not found' } });
-    const key = await f.forMetric({ prometheus: { address: 'http://127.0.0.1:1', query: 'q', headers: [{ key: 'X-A', valueFrom: { secretKeyRef: { name: 'prom', key: 'tenant' } } }] } }, 'ns');
+    const key = await f.forMetric(
+      { prometheus: { address: 'http://127.0.0.1:1', query: 'q', headers: [{ key: 'X-A', valueFrom: { secretKeyRef: { name: 'prom', key: 'tenant' } } }] } },
+      'ns',
+    );
     assert.deepEqual(key, { ok: false, error: { kind: 'config', message: 'header X-A: Secret ns/prom has no key "tenant"' } });
   });
 
@@ -329,7 +387,10 @@ describe('metrics provider factory', () => {
         },
       },
     });
-    const r = await f.forMetric({ prometheus: { address: 'http://x', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 's', key: 'k' } } } } } }, 'ns');
+    const r = await f.forMetric(
+      { prometheus: { address: 'http://x', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 's', key: 'k' } } } } } },
+      'ns',
+    );
     assert.deepEqual(r, { ok: false, error: { kind: 'config', message: 'cannot read Secret ns/s: forbidden' } });
   });
 });
@@ -338,69 +399,80 @@ describe('metrics provider factory', () => {
 
 const promBin = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim();
 
-describe('PrometheusProvider against the real prometheus', { skip: promBin ? false : 'prometheus is not installed (apt-get install prometheus); skipped' }, () => {
-  let child: ChildProcess | undefined;
-  let dir = '';
-  let address = '';
-  let output = '';
+describe(
+  'PrometheusProvider against the real prometheus',
+  { skip: promBin ? false : 'prometheus is not installed (apt-get install prometheus); skipped' },
+  () => {
+    let child: ChildProcess | undefined;
+    let dir = '';
+    let address = '';
+    let output = '';
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
-    writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1s\nscrape_configs: []\n');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as AddressInfo).port;
-        s.close(() => resolve(p));
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
+      writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1s\nscrape_configs: []\n');
+      const port = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const p = (s.address() as AddressInfo).port;
+          s.close(() => resolve(p));
+        });
       });
-    });
-    address = `http://127.0.0.1:${port}`;
-    child = spawn(promBin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    // Poll readiness until a deadline; fail at once with the log if prometheus exits.
-    const deadline = Date.now() + 30_000;
-    const proc = child;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}:\n${output.slice(-2000)}`);
-      const ready = await fetch(`${address}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`prometheus not ready within 30s:\n${output.slice(-2000)}`);
-      await setTimeoutPromise(100);
-    }
-  });
-
-  after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child?.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  const q = (query: string, kind: 'instant' | 'range' = 'instant') =>
-    new PrometheusProvider({ address }).query({
-      kind,
-      query,
-      timeoutMs: 5000,
-      time: new Date(),
-      ...(kind === 'range' ? { range: { start: new Date(Date.now() - 60_000), end: new Date(), stepMs: 10_000 } } : {}),
+      address = `http://127.0.0.1:${port}`;
+      child = spawn(
+        promBin,
+        [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      // Poll readiness until a deadline; fail at once with the log if prometheus exits.
+      const deadline = Date.now() + 30_000;
+      const proc = child;
+      for (;;) {
+        if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}:\n${output.slice(-2000)}`);
+        const ready = await fetch(`${address}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ready) break;
+        if (Date.now() > deadline) throw new Error(`prometheus not ready within 30s:\n${output.slice(-2000)}`);
+        await setTimeoutPromise(100);
+      }
     });
 
-  test('vector', async () => assert.deepEqual(await q('vector(0.5)'), { ok: true, result: { type: 'vector', series: [{ labels: {}, value: 0.5 }] } }));
-  test('scalar +Inf and NaN', async () => {
-    assert.deepEqual(await q('scalar(vector(1)) / 0'), { ok: true, result: { type: 'scalar', value: Infinity } });
-    const nan = await q('scalar(vector(0)) / 0');
-    assert.ok(nan.ok && nan.result.type === 'scalar' && Number.isNaN(nan.result.value));
-  });
-  test('empty vector', async () => assert.deepEqual(await q('no_such_metric_sluice_test'), { ok: true, result: { type: 'vector', series: [] } }));
-  test('syntax error from Prometheus', async () => expectError(await q('sum(rate(x[1m])'), 'queryError', /^bad_data: .*parse error/));
-  test('subquery (matrix) for an instant query', async () => expectError(await q('vector(1)[1m:10s]'), 'badResponse', /range vector \(matrix\)/));
-  test('range query', async () => {
-    const r = await q('vector(2)', 'range');
-    assert.ok(r.ok && r.result.type === 'matrix');
-    if (r.ok && r.result.type === 'matrix') assert.ok(r.result.series[0]?.values.every((v) => v === 2) && (r.result.series[0]?.values.length ?? 0) >= 6);
-  });
-});
+    after(async () => {
+      if (child && child.exitCode === null) {
+        const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child?.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const q = (query: string, kind: 'instant' | 'range' = 'instant') =>
+      new PrometheusProvider({ address }).query({
+        kind,
+        query,
+        timeoutMs: 5000,
+        time: new Date(),
+        ...(kind === 'range' ? { range: { start: new Date(Date.now() - 60_000), end: new Date(), stepMs: 10_000 } } : {}),
+      });
+
+    test('vector', async () => assert.deepEqual(await q('vector(0.5)'), { ok: true, result: { type: 'vector', series: [{ labels: {}, value: 0.5 }] } }));
+    test('scalar +Inf and NaN', async () => {
+      assert.deepEqual(await q('scalar(vector(1)) / 0'), { ok: true, result: { type: 'scalar', value: Infinity } });
+      const nan = await q('scalar(vector(0)) / 0');
+      assert.ok(nan.ok && nan.result.type === 'scalar' && Number.isNaN(nan.result.value));
+    });
+    test('empty vector', async () => assert.deepEqual(await q('no_such_metric_sluice_test'), { ok: true, result: { type: 'vector', series: [] } }));
+    test('syntax error from Prometheus', async () => expectError(await q('sum(rate(x[1m])'), 'queryError', /^bad_data: .*parse error/));
+    test('subquery (matrix) for an instant query', async () => expectError(await q('vector(1)[1m:10s]'), 'badResponse', /range vector \(matrix\)/));
+    test('range query', async () => {
+      const r = await q('vector(2)', 'range');
+      assert.ok(r.ok && r.result.type === 'matrix');
+      if (r.ok && r.result.type === 'matrix') assert.ok(r.result.series[0]?.values.every((v) => v === 2) && (r.result.series[0]?.values.length ?? 0) >= 6);
+    });
+  },
+);

@@ -81,8 +81,13 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
   const json = asJson(reply.data);
   if (json === undefined) {
     const what = describeBody(reply);
-    if (!ok2xx) return fail({ kind: 'http', httpStatus: reply.status, message: `HTTP ${reply.status} ${reply.statusText}`.trim() + `: ${what}${hintFor(reply.status)}` });
-    return fail({ kind: 'badResponse', httpStatus: reply.status, message: `expected JSON from the Prometheus API, got ${what}: is the address the Prometheus server (not a UI or a proxy login page)?` });
+    if (!ok2xx)
+      return fail({ kind: 'http', httpStatus: reply.status, message: `HTTP ${reply.status} ${reply.statusText}`.trim() + `: ${what}${hintFor(reply.status)}` });
+    return fail({
+      kind: 'badResponse',
+      httpStatus: reply.status,
+      message: `expected JSON from the Prometheus API, got ${what}: is the address the Prometheus server (not a UI or a proxy login page)?`,
+    });
   }
   const envelope = Envelope.safeParse(json);
   if (!envelope.success) {
@@ -93,8 +98,10 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
   if (env.status === 'error' || !ok2xx) {
     const message = env.error ?? `HTTP ${reply.status} ${reply.statusText}`.trim();
     const errorType = env.errorType ?? '';
-    if (errorType === 'timeout' || errorType === 'canceled') return fail({ kind: 'timeout', httpStatus: reply.status, message: `Prometheus gave up: ${message}` });
-    if (env.error !== undefined || errorType !== '') return fail({ kind: 'queryError', httpStatus: reply.status, message: errorType ? `${errorType}: ${message}` : message });
+    if (errorType === 'timeout' || errorType === 'canceled')
+      return fail({ kind: 'timeout', httpStatus: reply.status, message: `Prometheus gave up: ${message}` });
+    if (env.error !== undefined || errorType !== '')
+      return fail({ kind: 'queryError', httpStatus: reply.status, message: errorType ? `${errorType}: ${message}` : message });
     return fail({ kind: 'http', httpStatus: reply.status, message: message + hintFor(reply.status) });
   }
   const data = QueryData.safeParse(env.data);
@@ -105,7 +112,8 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
     return fail({
       kind: 'badResponse',
       httpStatus: reply.status,
-      message: 'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. rate(x[5m]) instead of x[5m]) or use rangeQuery',
+      message:
+        'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. rate(x[5m]) instead of x[5m]) or use rangeQuery',
     });
   }
   if (kind === 'range' && result.value.type !== 'matrix') {
@@ -170,7 +178,16 @@ function zodSummary(error: z.ZodError): string {
 
 // --- Network errors
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
 
 function classifyThrown(thrown: unknown, address: string, timedOut: boolean, timeoutMs: number): MetricQueryError {
   const original = (thrown as { original?: unknown })?.original ?? thrown;

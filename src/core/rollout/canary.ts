@@ -1,0 +1,190 @@
+// Canary by replica weights: the canary ReplicaSet's share of pods is the traffic weight.
+import { durationToMs, formatMs } from '../../api/duration.ts';
+import type { CanaryStrategy } from '../../api/rollout.ts';
+import type { ReplicaSet } from '../../api/workload.ts';
+import {
+  addPause,
+  availableReplicas,
+  event,
+  hasPause,
+  isUserPaused,
+  readyReplicas,
+  removePause,
+  scale,
+  setSelector,
+  specReplicas,
+  wakeAt,
+  type Context,
+} from './context.ts';
+import { actualWeight, calculateBudgets, calculateCanaryMove, canaryReplicasForWeight, type RsCounts } from './replicas.ts';
+import { backgroundAnalysis, stepAnalysis, terminateAnalysis } from './analysis-gates.ts';
+import { scaleDownOthers } from './scale-down.ts';
+import { canaryScaleAtStep, describeStep, stepLabel, weightAtStep } from './steps.ts';
+
+const counts = (rs: ReplicaSet | undefined): RsCounts => ({ spec: specReplicas(rs), available: availableReplicas(rs) });
+
+export function planCanary(ctx: Context, canary: CanaryStrategy): void {
+  const { status, replicas: n } = ctx;
+  const stableHash = status.stableRS as string;
+  const stable = ctx.rsByHash.get(stableHash);
+  const steps = canary.steps ?? [];
+  setSelector(ctx, canary.stableService, stableHash);
+
+  if (ctx.newHash === stableHash) return planSteady(ctx, canary, stable);
+
+  const canaryRS = ctx.newRS;
+  if (!status.abort) setSelector(ctx, canary.canaryService, ctx.newHash);
+  const others = scaleDownOthers(ctx, new Set([stableHash, ctx.newHash]));
+
+  if (status.abort) return planAbort(ctx, canary, stable, canaryRS);
+
+  if (status.promoteFull && (status.currentStepIndex ?? 0) < steps.length) {
+    status.currentStepIndex = steps.length;
+    removePause(ctx, 'CanaryPauseStep');
+    removePause(ctx, 'InconclusiveAnalysis');
+    status.controllerPause = undefined;
+    event(ctx, 'PromotedFull', 'Promoted to the end: remaining steps skipped');
+  }
+  const index = Math.min(Math.max(status.currentStepIndex ?? 0, 0), steps.length);
+  status.currentStepIndex = index;
+  const final = index >= steps.length;
+  const weight = final ? 100 : weightAtStep(steps, index);
+  const weightCanary = canaryReplicasForWeight(n, weight);
+  const canaryWant = final ? n : (canaryScaleAtStep(steps, index, n) ?? weightCanary);
+  const keepOldStable = final && (canary.scaleDownDelaySeconds ?? 0) > 0;
+  const stableWant = keepOldStable ? specReplicas(stable) : Math.max(0, n - (canary.dynamicStableScale ? canaryWant : weightCanary));
+
+  const move = calculateCanaryMove(n, calculateBudgets(n, canary.maxSurge, canary.maxUnavailable), counts(canaryRS), counts(stable), others, {
+    canary: canaryWant,
+    stable: stableWant,
+  });
+  scale(ctx, canaryRS, move.canary);
+  scale(ctx, stable, move.stable);
+  status.desiredWeight = weight;
+  status.actualWeight = actualWeight(readyReplicas(canaryRS), readyReplicas(stable) + others.ready);
+
+  const reached =
+    canaryRS !== undefined &&
+    specReplicas(canaryRS) === canaryWant &&
+    availableReplicas(canaryRS) >= canaryWant &&
+    specReplicas(stable) === stableWant &&
+    (stable?.status?.replicas ?? 0) <= stableWant &&
+    others.spec === 0;
+  const waiting = `waiting for ${canaryWant} canary pod(s) available (${availableReplicas(canaryRS)} now) and ${stableWant} stable`;
+
+  backgroundAnalysis(ctx, canary, index);
+  if (status.abort) return planAbort(ctx, canary, stable, canaryRS);
+
+  if (isUserPaused(ctx)) {
+    ctx.progress = `Paused by user at step ${stepLabel(index, steps.length)} (${describeStep(steps[index])})`;
+    return;
+  }
+
+  if (final) {
+    if (!reached) {
+      ctx.progress = `Promoting: ${waiting}`;
+      return;
+    }
+    return promote(ctx, canary, stableHash);
+  }
+
+  const step = steps[index]!;
+  const label = stepLabel(index, steps.length);
+  if (step.setWeight !== undefined || step.setCanaryScale) {
+    if (reached) advance(ctx, index, steps.length, describeStep(step));
+    else ctx.progress = `Step ${label} (${describeStep(step)}): ${waiting}`;
+    return;
+  }
+  if (step.pause) {
+    if (status.controllerPause && !hasPause(status, 'CanaryPauseStep')) {
+      event(ctx, 'Promoted', `Promoted by user at step ${label} (${describeStep(step)})`);
+      return advance(ctx, index, steps.length, describeStep(step));
+    }
+    const pause = addPause(ctx, 'CanaryPauseStep');
+    if (!status.controllerPause) event(ctx, 'RolloutPaused', `Paused at step ${label} (${describeStep(step)})`);
+    status.controllerPause = true;
+    if (step.pause.duration === undefined) {
+      ctx.progress = `Step ${label}: paused until promoted (kubectl sluice promote ${ctx.rollout.metadata.name})`;
+      return;
+    }
+    const end = Date.parse(pause.startTime) + durationToMs(step.pause.duration);
+    if (ctx.now.getTime() >= end) {
+      removePause(ctx, 'CanaryPauseStep');
+      return advance(ctx, index, steps.length, describeStep(step));
+    }
+    wakeAt(ctx, end);
+    // An absolute end time: a message that counted down would change (and be written) every second.
+    ctx.progress = `Step ${label}: paused for ${formatMs(end - Date.parse(pause.startTime))}, until ${new Date(end).toISOString()}`;
+    return;
+  }
+  if (step.analysis) {
+    const gate = stepAnalysis(ctx, step.analysis, index, label);
+    if (gate === 'Successful') return advance(ctx, index, steps.length, describeStep(step));
+    if (gate === 'Failed') return planAbort(ctx, canary, stable, canaryRS);
+  }
+}
+
+function advance(ctx: Context, index: number, count: number, description: string): void {
+  const { status } = ctx;
+  status.currentStepIndex = index + 1;
+  status.currentStepStartedAt = ctx.nowIso;
+  status.controllerPause = undefined;
+  removePause(ctx, 'CanaryPauseStep');
+  event(ctx, 'StepCompleted', `Step ${stepLabel(index, count)} completed (${description})`);
+  ctx.progress = index + 1 >= count ? 'All steps completed: promoting' : `Step ${stepLabel(index + 1, count)} starting`;
+  wakeAt(ctx, ctx.now.getTime());
+}
+
+function promote(ctx: Context, canary: CanaryStrategy, oldStable: string): void {
+  const { status } = ctx;
+  status.stableRS = ctx.newHash;
+  status.currentStepIndex = canary.steps?.length ?? 0;
+  status.controllerPause = undefined;
+  status.promoteFull = undefined;
+  const delay = canary.scaleDownDelaySeconds ?? 0;
+  if (delay > 0) status.scaleDownAt = { ...status.scaleDownAt, [oldStable]: new Date(ctx.now.getTime() + delay * 1000).toISOString() };
+  terminateAnalysis(ctx, () => true);
+  setSelector(ctx, canary.canaryService, ctx.newHash);
+  setSelector(ctx, canary.stableService, ctx.newHash);
+  event(ctx, 'RolloutCompleted', `Revision ${ctx.newHash} promoted to stable`);
+  ctx.progress = `Promoted revision ${ctx.newHash} to stable`;
+  wakeAt(ctx, ctx.now.getTime());
+}
+
+/** Abort: all traffic back to stable at once. The canary goes to zero now (or after abortScaleDownDelaySeconds). */
+function planAbort(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | undefined, canaryRS: ReplicaSet | undefined): void {
+  const { status } = ctx;
+  status.abortedAt ??= ctx.nowIso;
+  status.abortMessage ??= `Rollout aborted: traffic returned to the stable revision ${status.stableRS}`;
+  if (ctx.previous.abort !== true || ctx.previous.phase !== 'Degraded') {
+    event(ctx, 'RolloutAborted', status.abortMessage, 'Warning');
+  }
+  removePause(ctx, 'CanaryPauseStep');
+  removePause(ctx, 'InconclusiveAnalysis');
+  status.controllerPause = undefined;
+  scale(ctx, stable, ctx.replicas);
+  const delayMs = (canary.abortScaleDownDelaySeconds ?? 0) * 1000;
+  const scaleDownAt = Date.parse(status.abortedAt) + delayMs;
+  if (ctx.now.getTime() >= scaleDownAt) scale(ctx, canaryRS, 0);
+  else wakeAt(ctx, scaleDownAt);
+  terminateAnalysis(ctx, () => true);
+  status.desiredWeight = 0;
+  status.actualWeight = actualWeight(readyReplicas(canaryRS), readyReplicas(stable));
+  setSelector(ctx, canary.canaryService, status.stableRS as string);
+  ctx.progress = status.abortMessage;
+}
+
+/** Nothing to roll out: the stable revision takes everything; leftovers go away (after their delay). */
+function planSteady(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | undefined): void {
+  const { status } = ctx;
+  const stableHash = status.stableRS as string;
+  setSelector(ctx, canary.canaryService, stableHash);
+  scale(ctx, stable, ctx.replicas);
+  const others = scaleDownOthers(ctx, new Set([stableHash]));
+  terminateAnalysis(ctx, () => true);
+  status.currentStepIndex = canary.steps?.length ?? 0;
+  status.desiredWeight = 100;
+  status.actualWeight = actualWeight(readyReplicas(stable), others.ready);
+  if (availableReplicas(stable) < ctx.replicas)
+    ctx.progress = `Waiting for ${ctx.replicas} pod(s) of revision ${stableHash} available (${availableReplicas(stable)} now)`;
+}

@@ -1,0 +1,23 @@
+// Conditions with Kubernetes semantics: lastTransitionTime changes only when status flips.
+import type { Condition } from '../../api/meta.ts';
+
+export function setCondition(conditions: Condition[], next: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>, now: Date): Condition[] {
+  const existing = conditions.find((c) => c.type === next.type);
+  const sameAsBefore = existing && existing.status === next.status && existing.reason === next.reason && existing.message === next.message;
+  if (sameAsBefore) return conditions;
+  const time = now.toISOString();
+  const condition: Condition = {
+    ...next,
+    lastTransitionTime: existing && existing.status === next.status ? (existing.lastTransitionTime ?? time) : time,
+    lastUpdateTime: time,
+  };
+  return [...conditions.filter((c) => c.type !== next.type), condition].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+export function removeCondition(conditions: Condition[], type: string): Condition[] {
+  return conditions.filter((c) => c.type !== type);
+}
+
+export function getCondition(conditions: Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}

@@ -1,0 +1,93 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { RolloutController } from '../src/controller/rollout/rollout-controller.ts';
+import { kinds } from '../src/ports/kube.ts';
+import { canaryRollout, NS, startHarness } from './helpers/harness.ts';
+
+describe('resilience', () => {
+  test('a new controller process resumes a rollout without repeating or skipping a step', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(
+        kinds.rollout,
+        canaryRollout({ steps: [{ setWeight: 20 }, { pause: { duration: '60s' } }, { setWeight: 40 }, { pause: { duration: '60s' } }, { setWeight: 60 }] }),
+      );
+      await h.settle();
+      await h.setImage('app', 'example/app:v2');
+      await h.advance(20_000);
+      await h.controller.stop(); // the controller dies mid-pause
+      h.clock.advance(50_000); // time passes while nobody watches
+      const second = new RolloutController({ kube: h.kube, clock: h.clock, logger: pino({ level: 'silent' }) });
+      await second.start();
+      await second.queue.idle();
+      for (let i = 0; i < 10; i++) {
+        await h.cluster.step();
+        await second.queue.idle();
+      }
+      assert.equal(h.rollout().status.currentStepIndex, 3, 'the pause that ended while it was down was completed once');
+      h.clock.advance(60_000);
+      for (let i = 0; i < 10; i++) {
+        await second.queue.idle();
+        await h.cluster.step();
+      }
+      await second.queue.idle();
+      await second.stop();
+      const completed = h.events().filter((e) => e.startsWith('StepCompleted'));
+      assert.deepEqual(
+        completed.map((e) => /Step (\d+)\//.exec(e)?.[1]),
+        ['1', '2', '3', '4', '5'],
+      );
+      assert.equal(h.rollout().status.phase, 'Healthy');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('API errors', () => {
+  test('a failed write backs off and the rollout carries on; other Rollouts are not held up', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 50 }] }, {}, 'a'));
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 50 }] }, {}, 'b'));
+      await h.settle();
+      h.kube.failNext.push({ verb: 'patch', plural: 'replicasets', status: 500 }, { verb: 'patch', plural: 'replicasets', status: 500 });
+      await h.setImage('a', 'example/app:v2');
+      await h.setImage('b', 'example/app:v2');
+      await h.advance(1_000); // past the first two backoffs (250ms, 500ms)
+      assert.equal(h.rollout('a').status.phase, 'Healthy', h.rollout('a').status.message);
+      assert.equal(h.rollout('b').status.phase, 'Healthy', h.rollout('b').status.message);
+      assert.equal(h.kube.failNext.length, 0, 'both injected failures were hit');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('Events exactly once', () => {
+  test('a refused status write does not repeat or lose the Events of its transition', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 20 }, { pause: { duration: '10s' } }, { setWeight: 60 }] }));
+      await h.settle();
+      const template = structuredClone(h.rollout().spec.template) as any;
+      template.spec.containers[0].image = 'example/app:v2';
+      await h.kube.patch(kinds.rollout, NS, 'app', { spec: { template } }, { type: 'merge' });
+      // The coming status writes are refused (as when someone wrote first), six times over.
+      for (let i = 0; i < 6; i++) h.kube.failNext.push({ verb: 'patch', plural: 'rollouts', status: 422 });
+      await h.settle();
+      await h.advance(10_000);
+      assert.equal(h.kube.failNext.length, 0, 'every injected refusal was hit');
+      assert.equal(h.rollout().status.phase, 'Healthy');
+      const reasons = h.events().map((e) => e.split(':')[0]);
+      const count = (r: string) => reasons.filter((x) => x === r).length;
+      assert.equal(count('StepCompleted'), 3);
+      assert.equal(count('RolloutUpdated'), 1, h.events().join('\n'));
+      assert.equal(count('RolloutPaused'), 1);
+      assert.equal(count('RolloutCompleted'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
+});
