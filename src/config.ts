@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { formatIssues } from './core/shared/zod-issues.ts';
 
 const Address = z.string().regex(/^[^:\s]*:[0-9]{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080');
 
@@ -66,7 +67,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     gitsyncAllowFileUrls: flag(values['gitsync-allow-file-urls'], env.SLUICE_GITSYNC_ALLOW_FILE_URLS),
   });
   if (!result.success) {
-    throw new Error(`invalid configuration: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n${USAGE}`);
+    throw new Error(`invalid configuration: ${formatIssues(result.error.issues, 10)}\n${USAGE}`);
   }
   return result.data;
 }

@@ -1,5 +1,6 @@
 // Metrics providers keyed by type. An unknown type is an error naming the supported ones,
 // never a quiet fallback to Prometheus.
+import type { Result } from '../../core/shared/result.ts';
 import type { MetricProvider } from '../../api/analysis.ts';
 import { decodeSecret, type SecretData } from '../../core/analysis/args.ts';
 import { kinds, type KubeClient } from '../../ports/kube.ts';
@@ -51,11 +52,7 @@ export function createMetricsProviderFactory(deps: MetricsFactoryDeps): MetricsP
  * Reads Secrets by name into SecretData (a missing Secret maps to undefined, so that the
  * lookup can name it). Other API errors are returned as an error.
  */
-export async function readSecrets(
-  kube: Pick<KubeClient, 'get'>,
-  namespace: string,
-  names: readonly string[],
-): Promise<{ ok: true; value: SecretData } | { ok: false; error: string }> {
+export async function readSecrets(kube: Pick<KubeClient, 'get'>, namespace: string, names: readonly string[]): Promise<Result<SecretData>> {
   const out = new Map<string, Record<string, string> | undefined>();
   for (const name of new Set(names)) {
     let obj: unknown;

@@ -1,8 +1,9 @@
 // Request headers for a Prometheus metric: custom headers and basic/bearer auth, with values
 // from Secrets. Pure once the Secrets are read (see factory.ts).
+import type { Result } from '../../core/shared/result.ts';
 import type { PrometheusProvider as PrometheusSpec, ValueOrSecret } from '../../api/analysis.ts';
 import type { SecretKeyRef } from '../../api/meta.ts';
-import { lookupSecret, type Result, type SecretData } from '../../core/analysis/args.ts';
+import { lookupSecret, type SecretData } from '../../core/analysis/args.ts';
 
 /** Names of the Secrets a provider block reads. */
 export function secretNamesOfPrometheus(spec: PrometheusSpec): string[] {

@@ -2,6 +2,7 @@
 // prometheus-query sends the request (URL, params, headers, timeout); its parsed result is not
 // used: it reads "+Inf" as NaN and accepts any shape. The raw reply is captured with a response
 // interceptor and parsed here with zod, and every failure becomes a typed error.
+import type { Result } from '../../core/shared/result.ts';
 import { PrometheusDriver } from 'prometheus-query';
 import { z } from 'zod';
 import type { MetricQueryError, MetricQueryOutcome, MetricQueryResult, MetricsProvider, MetricsQuery, QueryKind } from '../../ports/metrics.ts';
@@ -122,7 +123,7 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
   return { ok: true, result: result.value, ...(env.warnings?.length ? { warnings: env.warnings } : {}) };
 }
 
-function toResult(data: z.infer<typeof QueryData>): { ok: true; value: MetricQueryResult } | { ok: false; error: string } {
+function toResult(data: z.infer<typeof QueryData>): Result<MetricQueryResult> {
   switch (data.resultType) {
     case 'scalar':
       return { ok: true, value: { type: 'scalar', value: data.result[1] } };

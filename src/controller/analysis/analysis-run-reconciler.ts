@@ -1,6 +1,7 @@
 // The AnalysisRun reconciler: observe (the run, its Secrets), take the measurements that are due,
 // decide (pure: src/core/analysis/verdicts.ts), act (one merge patch of the status subresource).
 // Level-based and idempotent; the caller's work queue requeues after `requeueAfterMs`.
+import type { Result } from '../../core/shared/result.ts';
 import type { Logger } from 'pino';
 import { AnalysisRun, type AnalysisPhase, type AnalysisRunStatus, type Measurement, type MetricProvider } from '../../api/analysis.ts';
 import {
@@ -122,9 +123,7 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
   };
 }
 
-type ResolvedArgs = { ok: true; value: ArgValues } | { ok: false; error: string };
-
-async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRunDeps): Promise<ResolvedArgs> {
+async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRunDeps): Promise<Result<ArgValues>> {
   const secrets = new Map<string, Record<string, string> | undefined>();
   for (const secretName of new Set(secretNamesOfArgs(run.spec.args))) {
     try {
@@ -144,7 +143,7 @@ async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRu
 }
 
 /** One measurement; never rejects (anything unexpected is an error measurement). */
-async function measure(c: CompiledMetric, args: ResolvedArgs, namespace: string, deps: AnalysisRunDeps): Promise<Measurement> {
+async function measure(c: CompiledMetric, args: Result<ArgValues>, namespace: string, deps: AnalysisRunDeps): Promise<Measurement> {
   const startedAt = deps.clock.now();
   const prometheus = c.metric.provider.prometheus;
   const rawQuery = prometheus?.query ?? '';
@@ -174,7 +173,7 @@ async function measure(c: CompiledMetric, args: ResolvedArgs, namespace: string,
 }
 
 /** `{{args.x}}` in the address and header values, as in the query. */
-function substituteProvider(provider: MetricProvider, args: ArgValues): { ok: true; value: MetricProvider } | { ok: false; error: string } {
+function substituteProvider(provider: MetricProvider, args: ArgValues): Result<MetricProvider> {
   const p = provider.prometheus;
   if (!p) return { ok: true, value: provider };
   const address = substituteArgs(p.address, args);

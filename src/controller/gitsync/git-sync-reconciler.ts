@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { durationToMs } from '../../api/duration.ts';
 import { stableStringify } from '../../core/shared/hash.ts';
+import { formatIssues } from '../../core/shared/zod-issues.ts';
 import {
   DEFAULT_TIMEOUT,
   GIT_SYNC_FIELD_MANAGER,
@@ -111,7 +112,7 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
 
   // List items of some API servers and caches carry no apiVersion/kind: the informer's kind is known.
   const parsed = GitSync.safeParse({ ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind });
-  const specProblems = parsed.success ? validateSpec(parsed.data.spec, namespace, policy) : [formatZod(parsed.error)];
+  const specProblems = parsed.success ? validateSpec(parsed.data.spec, namespace, policy) : [formatIssues(parsed.error.issues)];
   if (!parsed.success || specProblems.length > 0) {
     const message = `Invalid GitSync spec: ${specProblems.join('; ')}`;
     const error: SyncError = { reason: 'InvalidSpec', message };
@@ -443,13 +444,6 @@ function validateSpec(spec: GitSyncSpec, namespace: string, policy: GitSyncPolic
   const scope = namespaceScope(namespace, spec, policy);
   if ('reason' in scope) problems.push(scope.message);
   return problems;
-}
-
-function formatZod(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join('.')}: ${i.message}`)
-    .join('; ');
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
 import { podTemplateHash, stableStringify } from '../../core/shared/hash.ts';
 import { FINALIZER } from '../../core/rollout/context.ts';
+import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { plan } from '../../core/rollout/plan.ts';
 import type { Action, BuildAnalysisRun, ObservedAnalysisRun, Plan } from '../../core/rollout/types.ts';
 import { referencedServices } from '../../core/rollout/validate.ts';
@@ -78,7 +79,7 @@ export class RolloutReconciler {
     const started = performance.now();
     const parsed = Rollout.safeParse({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', ...raw });
     if (!parsed.success) {
-      const message = `Invalid spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      const message = `Invalid spec: ${formatIssues(parsed.error.issues)}`;
       log.warn({ message }, 'Rollout does not parse');
       const written = await this.writeStatus(raw, {
         ...(raw as { status?: RolloutStatus }).status,

@@ -2,8 +2,7 @@
 import { z } from 'zod';
 import type { Argument } from '../../api/analysis.ts';
 import type { SecretKeyRef } from '../../api/meta.ts';
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+import type { Result } from '../shared/result.ts';
 
 /** A resolved arg; `secret` values are masked wherever text is recorded. */
 export interface ArgValue {

@@ -1,4 +1,5 @@
 // The AnalysisRun a Rollout starts: templates merged, args resolved, owner and labels set. Pure.
+import type { Result } from '../shared/result.ts';
 import {
   ANALYSIS_KIND_LABEL,
   ROLLOUT_LABEL,
@@ -12,7 +13,7 @@ import {
 } from '../../api/analysis.ts';
 import { API_VERSION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import type { Rollout, RolloutAnalysis, RolloutAnalysisArg } from '../../api/rollout.ts';
-import { resolveFieldPath, type ArgValue, type Result } from './args.ts';
+import { resolveFieldPath, type ArgValue } from './args.ts';
 import { compileMetrics } from './verdicts.ts';
 
 /** A template the caller has read: an AnalysisTemplate in the Rollout's namespace or a ClusterAnalysisTemplate. */

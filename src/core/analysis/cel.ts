@@ -2,6 +2,7 @@
 // A condition sees one variable, `result`: a double for a scalar, a list of doubles otherwise.
 // Compiling checks the syntax and the variables up front (admission cannot compile CEL held
 // in a string field), and `explainCondition` turns an outcome into words such as `0.23 > 0.05`.
+import type { Result } from '../shared/result.ts';
 import { celEnv, isCelError, isCelList, parse, plan, unparse, type CelValue } from '@bufbuild/cel';
 
 type Expr = ReturnType<typeof parse>['expr'];
@@ -16,18 +17,16 @@ export interface CompiledCondition {
   readonly program: Program;
 }
 
-export type Compiled<T> = { ok: true; value: T } | { ok: false; error: string };
-
 const env = celEnv();
 
 /** Identifiers a condition may use besides `result`: CEL's type names (as in `type(result) == list`). */
 const TYPE_NAMES = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
 
-const cache = new Map<string, Compiled<CompiledCondition>>();
+const cache = new Map<string, Result<CompiledCondition>>();
 const CACHE_LIMIT = 500;
 
 /** Parses and plans a condition; the error names the position and the problem. Memoised (the result only depends on the text). */
-export function compileCondition(source: string): Compiled<CompiledCondition> {
+export function compileCondition(source: string): Result<CompiledCondition> {
   const hit = cache.get(source);
   if (hit) return hit;
   const compiled = compileUncached(source);
@@ -36,7 +35,7 @@ export function compileCondition(source: string): Compiled<CompiledCondition> {
   return compiled;
 }
 
-function compileUncached(source: string): Compiled<CompiledCondition> {
+function compileUncached(source: string): Result<CompiledCondition> {
   if (source.trim() === '') return { ok: false, error: 'the condition is empty' };
   let parsed: ReturnType<typeof parse>;
   try {
@@ -58,7 +57,7 @@ function compileUncached(source: string): Compiled<CompiledCondition> {
 }
 
 /** Runs a condition; anything but true or false is an error the caller turns into an error measurement. */
-export function evaluateCondition(condition: CompiledCondition, input: ConditionInput): Compiled<boolean> {
+export function evaluateCondition(condition: CompiledCondition, input: ConditionInput): Result<boolean> {
   const value = runExpr(condition.program, input);
   if (!value.ok) return value;
   if (typeof value.value !== 'boolean') {
@@ -67,7 +66,7 @@ export function evaluateCondition(condition: CompiledCondition, input: Condition
   return { ok: true, value: value.value };
 }
 
-function runExpr(program: Program, input: ConditionInput): Compiled<unknown> {
+function runExpr(program: Program, input: ConditionInput): Result<unknown> {
   try {
     const value = program({ result: input });
     if (isCelError(value)) return { ok: false, error: value.message };
@@ -145,7 +144,7 @@ function isResultAccess(expr: Expr): boolean {
   return false;
 }
 
-function evalSub(expr: Expr, input: ConditionInput): Compiled<unknown> {
+function evalSub(expr: Expr, input: ConditionInput): Result<unknown> {
   let program: Program;
   try {
     program = plan(env, expr) as unknown as Program;

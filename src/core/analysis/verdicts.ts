@@ -1,6 +1,7 @@
 // Analysis semantics: measurement verdicts, metric and run phases, timing and explanations.
 // PURE: no I/O, no clock (time comes in as an argument), no logger. docs/analysis.md has the
 // semantics table; the AnalysisRun reconciler (src/controller/analysis/analysis-run-reconciler.ts) drives this.
+import type { Result } from '../shared/result.ts';
 import type {
   AnalysisPhase,
   AnalysisRun,
@@ -14,7 +15,7 @@ import type {
 } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
 import type { Duration } from '../../api/meta.ts';
-import { placeholdersIn, substituteArgs, type ArgValue, type Result } from './args.ts';
+import { placeholdersIn, substituteArgs, type ArgValue } from './args.ts';
 import { compileCondition, evaluateCondition, explainCondition, formatCel, type CompiledCondition, type ConditionInput } from './cel.ts';
 import { describeQueryError, type MetricQueryOutcome, type MetricQueryResult, type QueryKind } from './metric-query.ts';
 

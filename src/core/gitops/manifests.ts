@@ -20,6 +20,7 @@ import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, GitSync, type InventoryEn
 import { GROUP, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout } from '../../api/rollout.ts';
 import { stableStringify } from '../shared/hash.ts';
+import { formatIssues, formatPath } from '../shared/zod-issues.ts';
 import { referencedServices, validateRollout } from '../rollout/validate.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -229,21 +230,6 @@ export function parseManifests(files: SourceFile[]): { manifests: Manifest[]; pr
 
 // ---------------------------------------------------------------------------------------
 // Validation of each manifest
-
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out;
-}
-
-export function formatIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {
-  const shown = issues.slice(0, max).map((i) => (i.path.length ? `${formatPath(i.path)}: ${i.message}` : i.message));
-  const more = issues.length > max ? `; and ${issues.length - max} more` : '';
-  return shown.join('; ') + more;
-}
 
 /** Fields present in the input that the (non-loose) schema dropped: typos such as `stratgy`. */
 export function unknownFields(input: unknown, output: unknown, path: Array<string | number> = []): string[] {
