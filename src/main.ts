@@ -1,13 +1,17 @@
 // The only place that wires configuration, adapters and controllers together.
 import http from 'node:http';
 import pino from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
+import { KubeSecretReader } from './adapters/kube/secret-reader.ts';
+import { createControllerMetrics } from './controller/runtime/metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
 import { createGitClient } from './adapters/git/index.ts';
 import { AnalysisController } from './controller/analysis/analysis-controller.ts';
 import { GitSyncController } from './controller/gitsync/git-sync-controller.ts';
+import { requestSync } from './controller/gitsync/git-sync-reconciler.ts';
+import { startWebhookServer, webhookSecretResolver } from './adapters/http/webhook-server.ts';
 import { RolloutController } from './controller/rollout/rollout-controller.ts';
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
@@ -29,17 +33,7 @@ async function main(): Promise<void> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
-  const reconcileSeconds = new Histogram({
-    name: 'sluice_reconcile_duration_seconds',
-    help: 'Time to observe, plan and act for one Rollout',
-    registers: [registry],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-  });
-  const reconcileErrors = new Counter({
-    name: 'sluice_reconcile_errors_total',
-    help: 'Reconciles that failed and were retried with backoff',
-    registers: [registry],
-  });
+  const controllerMetrics = createControllerMetrics(registry);
   const phase = new Gauge({
     name: 'sluice_rollout_phase',
     help: '1 for the phase a Rollout is in',
@@ -55,27 +49,27 @@ async function main(): Promise<void> {
   const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
+  const secrets = new KubeSecretReader(kube);
   const analysis = new AnalysisController({
     kube,
     clock: systemClock,
     logger,
-    metrics: createMetricsProviderFactory({ kube }),
+    metrics: createMetricsProviderFactory({ secrets }),
+    secrets,
     runs: analysisRuns,
     workers: config.workers,
-    ...(config.namespace ? { namespace: config.namespace } : {}),
+    controllerMetrics,
   });
   const controller = new RolloutController({
     kube,
     clock: systemClock,
     logger,
-    analysis,
     analysisRuns,
     workers: config.workers,
+    metrics: controllerMetrics,
     ...(config.namespace ? { namespace: config.namespace } : {}),
-    onError: () => reconcileErrors.inc(),
-    onPlanned: (rollout, plan, ms) => {
+    onPlanned: (rollout, plan) => {
       const labels = { namespace: rollout.metadata.namespace ?? '', rollout: rollout.metadata.name ?? '' };
-      reconcileSeconds.observe(ms / 1000);
       for (const p of PHASES) phase.set({ ...labels, phase: p }, plan.status.phase === p ? 1 : 0);
       weight.set({ ...labels, kind: 'desired' }, plan.status.desiredWeight ?? 0);
       weight.set({ ...labels, kind: 'actual' }, plan.status.actualWeight ?? 0);
@@ -93,11 +87,13 @@ async function main(): Promise<void> {
       allowClusterScoped: config.gitsyncAllowClusterScoped,
       allowFileUrls: config.gitsyncAllowFileUrls,
     },
+    secrets,
+    metrics: controllerMetrics,
     ...(config.namespace ? { namespace: config.namespace } : {}),
-    ...(config.webhookAddr ? { webhookAddr: config.webhookAddr } : {}),
   });
 
   let ready = false;
+  const onStop: Array<() => Promise<void>> = [];
   const servers = [
     serve(config.metricsAddr, async (_req, res) => {
       res.setHeader('Content-Type', registry.contentType);
@@ -112,9 +108,8 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Shutting down');
-    await controller.stop();
-    await analysis.stop();
-    await gitSync.stop();
+    // Each controller takes no new work and finishes the reconciles in flight before the exit.
+    await Promise.all([controller.stop(), analysis.stop(), gitSync.stop(), ...onStop.map((stop) => stop())]);
     for (const s of servers) s.close();
     process.exit(0);
   };
@@ -126,6 +121,19 @@ async function main(): Promise<void> {
   await controller.start();
   await analysis.start();
   await gitSync.start();
+  if (config.webhookAddr) {
+    // The push-webhook receiver, an inbound adapter: a verified push only asks for a sync.
+    const i = config.webhookAddr.lastIndexOf(':');
+    const webhook = await startWebhookServer({
+      host: config.webhookAddr.slice(0, i) || '0.0.0.0',
+      port: Number(config.webhookAddr.slice(i + 1)),
+      logger,
+      resolveSecret: webhookSecretResolver(secrets, (ns, name) => gitSync.gitSyncs.get(ns, name)),
+      trigger: (ns, name) => requestSync(kube, ns, name, systemClock.now()),
+    });
+    onStop.push(() => webhook.close());
+    logger.info({ url: webhook.url }, 'Webhook receiver listening');
+  }
   ready = true;
   logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
 }

@@ -4,7 +4,7 @@
 // `noDataPolicy`, `prometheus.rangeQuery`, `prometheus.authentication` and header values
 // from Secrets. Semantics: docs/analysis.md.
 import { z } from 'zod';
-import { DURATION_PATTERN, ObjectMeta, SecretKeyRef } from './meta.ts';
+import { Condition, DURATION_PATTERN, ObjectMeta, SecretKeyRef } from './meta.ts';
 
 /** Bounds that keep the CEL validation rules below within the API server's cost budget. */
 const MAX_METRICS = 32;
@@ -253,6 +253,7 @@ export const AnalysisRunStatus = z.object({
   completedAt: z.string().optional(),
   nextMeasurementAt: z.string().optional().describe('When the next measurement is due'),
   metricResults: z.array(MetricResult).optional(),
+  conditions: z.array(Condition).optional(),
 });
 export type AnalysisRunStatus = z.infer<typeof AnalysisRunStatus>;
 

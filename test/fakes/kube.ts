@@ -51,6 +51,14 @@ function jsonPatch(doc: unknown, ops: Array<{ op: string; path: string; value?: 
   return root;
 }
 
+/** Like the API server, a Secret's stringData is folded into data (base64) and never stored. */
+function foldStringData(secret: { data?: Record<string, string>; stringData?: Record<string, string> }): void {
+  if (!secret.stringData) return;
+  secret.data = { ...secret.data };
+  for (const [k, v] of Object.entries(secret.stringData)) secret.data[k] = Buffer.from(v, 'utf8').toString('base64');
+  delete secret.stringData;
+}
+
 /** Like the API server, fill in a few pod defaults, so templates read back differ from what was sent. */
 function defaultPodTemplate(template: any): void {
   if (!template?.spec) return;
@@ -145,6 +153,7 @@ export class FakeKube implements KubeClient {
     };
     if (ns !== undefined) created.metadata.namespace = ns;
     if (kind.plural === 'replicasets') defaultPodTemplate((created as { spec?: { template?: any } }).spec?.template);
+    if (kind.plural === 'secrets') foldStringData(created as { stringData?: Record<string, string> });
     if (opts.dryRun) return created as T;
     this.store.set(key, { kind, obj: created });
     this.writes.push(`create ${kind.plural} ${ns ?? ''}/${name}`);
@@ -180,6 +189,7 @@ export class FakeKube implements KubeClient {
       after = { ...after, status: before.status }; // the main resource ignores status when a status subresource exists
     }
     after.metadata = { ...after.metadata, name, uid: before.metadata?.uid, creationTimestamp: before.metadata?.creationTimestamp } as KubeObject['metadata'];
+    if (kind.plural === 'secrets') foldStringData(after as { stringData?: Record<string, string> });
     const specChanged = JSON.stringify(before.spec) !== JSON.stringify(after.spec);
     after.metadata!.generation = (before.metadata?.generation ?? 1) + (specChanged ? 1 : 0);
     if (JSON.stringify(before) === JSON.stringify({ ...after, metadata: { ...after.metadata, resourceVersion: before.metadata?.resourceVersion } })) {

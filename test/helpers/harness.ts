@@ -2,6 +2,7 @@
 import pino from 'pino';
 import type { Rollout, RolloutStatus } from '../../src/api/rollout.ts';
 import { RolloutController } from '../../src/controller/rollout/rollout-controller.ts';
+import { KubeSecretReader } from '../../src/adapters/kube/secret-reader.ts';
 import { AnalysisController } from '../../src/controller/analysis/analysis-controller.ts';
 import { kinds, type KubeObject } from '../../src/ports/kube.ts';
 import { FakeClock } from '../fakes/clock.ts';
@@ -36,8 +37,8 @@ export async function startHarness(): Promise<Harness> {
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const metrics = new FakeMetrics();
   const analysisRuns = kube.informer(kinds.analysisRun);
-  const analysis = new AnalysisController({ kube, clock, logger, metrics, runs: analysisRuns });
-  const controller = new RolloutController({ kube, clock, logger, analysis, analysisRuns });
+  const analysis = new AnalysisController({ kube, clock, logger, metrics, secrets: new KubeSecretReader(kube), runs: analysisRuns });
+  const controller = new RolloutController({ kube, clock, logger, analysisRuns });
   await controller.start();
   await analysis.start();
   const idle = () => {

@@ -1,4 +1,5 @@
 // The webhook receiver over real HTTP on 127.0.0.1.
+import { KubeSecretReader } from '../kube/secret-reader.ts';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -172,7 +173,7 @@ describe('webhook pieces', () => {
       metadata: { name: 'hook', namespace: 'team' },
       data: { token: Buffer.from(`${SECRET}\n`).toString('base64'), other: Buffer.from('o').toString('base64') },
     });
-    const resolve = webhookSecretResolver(kube);
+    const resolve = webhookSecretResolver(new KubeSecretReader(kube), (ns, name) => kube.get(kinds.gitSync, ns, name));
     assert.equal(await resolve('team', 'with-hook'), SECRET);
     assert.equal(await resolve('team', 'custom-key'), 'o');
     assert.equal(await resolve('team', 'no-hook'), undefined);

@@ -21,7 +21,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_WEBHOOK_SECRET_KEY, GitSync } from '../../api/git-sync.ts';
-import { kinds, type KubeClient, type KubeObject } from '../../ports/kube.ts';
+import { kinds, type KubeObject } from '../../ports/kube.ts';
+import type { SecretReader } from '../../ports/secrets.ts';
 
 export const WEBHOOK_PATH_PREFIX = '/hooks/gitsync/';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -225,15 +226,13 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   };
 }
 
-const SecretData = z.looseObject({ data: z.record(z.string(), z.string()).optional(), stringData: z.record(z.string(), z.string()).optional() });
-
 /**
  * A resolveSecret over the kube port: finds the GitSync (through `getGitSync`, e.g. an
  * informer's cache, or the API), then the key of the Secret its spec.webhook names.
  */
 export function webhookSecretResolver(
-  kube: KubeClient,
-  getGitSync: (namespace: string, name: string) => Promise<KubeObject | undefined> | KubeObject | undefined = (ns, name) => kube.get(kinds.gitSync, ns, name),
+  secrets: SecretReader,
+  getGitSync: (namespace: string, name: string) => Promise<KubeObject | undefined> | KubeObject | undefined,
 ): (namespace: string, name: string) => Promise<string | undefined> {
   return async (namespace, name) => {
     const obj = await getGitSync(namespace, name);
@@ -241,11 +240,7 @@ export function webhookSecretResolver(
     const parsed = GitSync.safeParse({ ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind });
     if (!parsed.success || !parsed.data.spec.webhook) return undefined;
     const ref = parsed.data.spec.webhook.secretRef;
-    const secret = SecretData.safeParse(await kube.get(kinds.secret, namespace, ref.name));
-    if (!secret.success) return undefined;
-    const key = ref.key ?? DEFAULT_WEBHOOK_SECRET_KEY;
-    const raw = secret.data.data?.[key];
-    const value = raw !== undefined ? Buffer.from(raw, 'base64').toString('utf8') : secret.data.stringData?.[key];
+    const value = (await secrets.read(namespace, ref.name).catch(() => undefined))?.[ref.key ?? DEFAULT_WEBHOOK_SECRET_KEY];
     return value ? value.trim() || undefined : undefined;
   };
 }

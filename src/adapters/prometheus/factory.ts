@@ -1,16 +1,14 @@
 // Metrics providers keyed by type. An unknown type is an error naming the supported ones,
 // never a quiet fallback to Prometheus.
-import type { Result } from '../../core/shared/result.ts';
 import type { MetricProvider } from '../../api/analysis.ts';
-import { decodeSecret, type SecretData } from '../../core/analysis/args.ts';
-import { kinds, type KubeClient } from '../../ports/kube.ts';
 import type { MetricsProviderFactory, ProviderResult } from '../../ports/metrics.ts';
+import type { SecretReader } from '../../ports/secrets.ts';
 import { prometheusHeaders, secretNamesOfPrometheus } from './headers.ts';
 import { PrometheusProvider } from './prometheus.ts';
 
 export interface MetricsFactoryDeps {
   /** Reads the Secrets named by auth and headers. */
-  kube: Pick<KubeClient, 'get'>;
+  secrets: SecretReader;
 }
 
 type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) => Promise<ProviderResult>;
@@ -18,7 +16,7 @@ type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) =>
 const builders: Record<string, Builder> = {
   prometheus: async (config, namespace, deps) => {
     const spec = config as NonNullable<MetricProvider['prometheus']>;
-    const secrets = await readSecrets(deps.kube, namespace, secretNamesOfPrometheus(spec));
+    const secrets = await deps.secrets.readAll(namespace, secretNamesOfPrometheus(spec));
     if (!secrets.ok) return { ok: false, error: { kind: 'config', message: secrets.error } };
     const headers = prometheusHeaders(spec, secrets.value, namespace);
     if (!headers.ok) return { ok: false, error: { kind: 'config', message: headers.error } };
@@ -46,28 +44,4 @@ export function createMetricsProviderFactory(deps: MetricsFactoryDeps): MetricsP
       }
     },
   };
-}
-
-/**
- * Reads Secrets by name into SecretData (a missing Secret maps to undefined, so that the
- * lookup can name it). Other API errors are returned as an error.
- */
-export async function readSecrets(kube: Pick<KubeClient, 'get'>, namespace: string, names: readonly string[]): Promise<Result<SecretData>> {
-  const out = new Map<string, Record<string, string> | undefined>();
-  for (const name of new Set(names)) {
-    let obj: unknown;
-    try {
-      obj = await kube.get(kinds.secret, namespace, name);
-    } catch (err) {
-      return { ok: false, error: `cannot read Secret ${namespace}/${name}: ${(err as Error).message}` };
-    }
-    if (obj === undefined) {
-      out.set(name, undefined);
-      continue;
-    }
-    const decoded = decodeSecret(obj);
-    if (!decoded.ok) return { ok: false, error: `Secret ${namespace}/${name}: ${decoded.error}` };
-    out.set(name, decoded.value);
-  }
-  return { ok: true, value: out };
 }

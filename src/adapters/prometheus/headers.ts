@@ -3,7 +3,7 @@
 import type { Result } from '../../core/shared/result.ts';
 import type { PrometheusProvider as PrometheusSpec, ValueOrSecret } from '../../api/analysis.ts';
 import type { SecretKeyRef } from '../../api/meta.ts';
-import { lookupSecret, type SecretData } from '../../core/analysis/args.ts';
+import { lookupSecret, type SecretData } from '../../core/shared/secrets.ts';
 
 /** Names of the Secrets a provider block reads. */
 export function secretNamesOfPrometheus(spec: PrometheusSpec): string[] {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
 import { PrometheusProvider, parsePrometheusNumber } from './prometheus.ts';
+import { KubeSecretReader } from '../kube/secret-reader.ts';
 import { createMetricsProviderFactory } from './factory.ts';
 import type { MetricQueryOutcome, MetricsQuery } from '../../ports/metrics.ts';
 import { kinds, type KubeObject } from '../../ports/kube.ts';
@@ -317,7 +318,7 @@ describe('metrics provider factory', () => {
   });
 
   test('unknown provider type is an error, never a fallback', async () => {
-    const f = createMetricsProviderFactory({ kube: kube([]) });
+    const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(kube([])) });
     const r = await f.forMetric({ datadog: { query: 'x' } } as never, 'ns');
     assert.deepEqual(r, { ok: false, error: { kind: 'config', message: 'unknown metrics provider "datadog"; supported: prometheus' } });
     const none = await f.forMetric({}, 'ns');
@@ -326,7 +327,9 @@ describe('metrics provider factory', () => {
 
   test('basic auth from a Secret (trailing newline dropped), custom header from a Secret', async () => {
     await withServer(success({ resultType: 'scalar', result: [1, '1'] }), async (server) => {
-      const f = createMetricsProviderFactory({ kube: kube([secret('prom', { user: 'sluice', password: 'pa:ss\n', tenant: 'team-a' })]) });
+      const f = createMetricsProviderFactory({
+        secrets: new KubeSecretReader(kube([secret('prom', { user: 'sluice', password: 'pa:ss\n', tenant: 'team-a' })])),
+      });
       const made = await f.forMetric(
         {
           prometheus: {
@@ -354,7 +357,7 @@ describe('metrics provider factory', () => {
 
   test('bearer token from a Secret', async () => {
     await withServer(success({ resultType: 'scalar', result: [1, '1'] }), async (server) => {
-      const f = createMetricsProviderFactory({ kube: kube([secret('prom', { token: 'abc123' })]) });
+      const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(kube([secret('prom', { token: 'abc123' })])) });
       const made = await f.forMetric(
         { prometheus: { address: server.address, query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'prom', key: 'token' } } } } } },
         'ns',
@@ -366,7 +369,7 @@ describe('metrics provider factory', () => {
   });
 
   test('missing Secret or key: a config error naming it', async () => {
-    const f = createMetricsProviderFactory({ kube: kube([secret('prom', { token: 'abc' })]) });
+    const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(kube([secret('prom', { token: 'abc' })])) });
     const gone = await f.forMetric(
       { prometheus: { address: 'http://127.0.0.1:1', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'nope', key: 'token' } } } } } },
       'ns',
@@ -381,11 +384,11 @@ describe('metrics provider factory', () => {
 
   test('API errors reading a Secret are config errors, not crashes', async () => {
     const f = createMetricsProviderFactory({
-      kube: {
+      secrets: new KubeSecretReader({
         get: async () => {
           throw new Error('forbidden');
         },
-      },
+      }),
     });
     const r = await f.forMetric(
       { prometheus: { address: 'http://x', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 's', key: 'k' } } } } } },

@@ -4,16 +4,7 @@
 import type { Result } from '../../core/shared/result.ts';
 import type { Logger } from 'pino';
 import { AnalysisRun, type AnalysisPhase, type AnalysisRunStatus, type Measurement, type MetricProvider } from '../../api/analysis.ts';
-import {
-  decodeSecret,
-  maskSecrets,
-  resolveRunArgs,
-  secretNamesOfArgs,
-  substituteArgs,
-  type ArgValue,
-  type ArgValues,
-  type SecretData,
-} from '../../core/analysis/args.ts';
+import { maskSecrets, resolveRunArgs, secretNamesOfArgs, substituteArgs, type ArgValue, type ArgValues } from '../../core/analysis/args.ts';
 import {
   assessMeasurement,
   calculateRunStatus,
@@ -26,13 +17,19 @@ import {
 } from '../../core/analysis/verdicts.ts';
 import { describeQueryError } from '../../core/analysis/metric-query.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { kinds, type KubeClient, type KubeObject } from '../../ports/kube.ts';
+import { formatIssues } from '../../core/shared/zod-issues.ts';
+import { CONFLICT_REQUEUE_MS } from '../../core/shared/requeue.ts';
+import { kinds, type KubeObject } from '../../ports/kube.ts';
 import type { MetricsProviderFactory } from '../../ports/metrics.ts';
+import type { SecretReader } from '../../ports/secrets.ts';
+import type { StatusWriter } from '../runtime/status-writer.ts';
 
 export interface AnalysisRunDeps {
-  kube: Pick<KubeClient, 'get' | 'patch'>;
+  status: StatusWriter;
+  secrets: SecretReader;
   metrics: MetricsProviderFactory;
   clock: Pick<Clock, 'now'>;
+  /** The reconcile's logger (namespace, name and reconcileID already set). */
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
 }
 
@@ -62,20 +59,16 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
     deps.logger.warn({ object: obj.metadata }, 'Skipping AnalysisRun without namespace or name');
     return { statusChanged: false };
   }
-  const log = { namespace, name };
   if (obj.metadata?.deletionTimestamp) return { statusChanged: false };
 
   const parsed = AnalysisRun.safeParse(obj);
   if (!parsed.success) {
-    const issues = parsed.error.issues
-      .slice(0, 3)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
+    const issues = formatIssues(parsed.error.issues, 3);
     const current = currentStatus(obj);
     if (isCompleted(current.phase)) return { statusChanged: false, phase: current.phase as AnalysisPhase };
     const status = invalidRunStatus({ status: current }, `invalid AnalysisRun: ${issues}`, deps.clock.now());
-    deps.logger.warn({ ...log, issues }, 'Invalid AnalysisRun');
-    return { statusChanged: await writeStatus(deps, obj, current, status), phase: 'Error' };
+    deps.logger.warn({ issues }, 'Invalid AnalysisRun');
+    return { ...(await writeStatus(deps, obj, status)), phase: 'Error' };
   }
   const run = parsed.data;
   const previous = run.status ?? {};
@@ -97,8 +90,8 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
       ...(compiled.ok ? [] : [compiled.error]),
     ];
     const status = invalidRunStatus(run, `invalid analysis: ${problems.join('; ')}`, deps.clock.now());
-    deps.logger.warn({ ...log, problems }, 'Invalid analysis');
-    return { statusChanged: await writeStatus(deps, obj, previous, status), phase: 'Error' };
+    deps.logger.warn({ problems }, 'Invalid analysis');
+    return { ...(await writeStatus(deps, obj, status)), phase: 'Error' };
   }
 
   const now = deps.clock.now();
@@ -108,13 +101,15 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
     const args = await resolveArgs(run, namespace, deps);
     const taken = await Promise.all(due.map((metric) => measure(metric, args, namespace, deps)));
     due.forEach((metric, i) => measurements.set(metric.metric.name, taken[i] as Measurement));
-    for (const [metric, m] of measurements) deps.logger.debug({ ...log, metric, phase: m.phase, value: m.value }, 'Measurement taken');
+    for (const [metric, m] of measurements) deps.logger.debug({ metric, phase: m.phase, value: m.value }, 'Measurement taken');
   }
 
   const update = calculateRunStatus(run, compiled.value, measurements, deps.clock.now());
-  const changed = await writeStatus(deps, obj, previous, update.status);
+  const written = await writeStatus(deps, obj, update.status);
+  if (written.requeueAfterMs !== undefined) return written;
+  const changed = written.statusChanged;
   if (changed && update.status.phase !== previous.phase) {
-    deps.logger.info({ ...log, phase: update.status.phase, message: update.status.message }, 'AnalysisRun phase changed');
+    deps.logger.info({ phase: update.status.phase, message: update.status.message }, 'AnalysisRun phase changed');
   }
   return {
     statusChanged: changed,
@@ -124,22 +119,9 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
 }
 
 async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRunDeps): Promise<Result<ArgValues>> {
-  const secrets = new Map<string, Record<string, string> | undefined>();
-  for (const secretName of new Set(secretNamesOfArgs(run.spec.args))) {
-    try {
-      const obj = await deps.kube.get(kinds.secret, namespace, secretName);
-      if (obj === undefined) {
-        secrets.set(secretName, undefined);
-        continue;
-      }
-      const decoded = decodeSecret(obj);
-      if (!decoded.ok) return { ok: false, error: `Secret ${namespace}/${secretName}: ${decoded.error}` };
-      secrets.set(secretName, decoded.value);
-    } catch (err) {
-      return { ok: false, error: `cannot read Secret ${namespace}/${secretName}: ${(err as Error).message}` };
-    }
-  }
-  return resolveRunArgs(run.spec.args, secrets as SecretData, namespace);
+  const secrets = await deps.secrets.readAll(namespace, secretNamesOfArgs(run.spec.args));
+  if (!secrets.ok) return secrets;
+  return resolveRunArgs(run.spec.args, secrets.value, namespace);
 }
 
 /** One measurement; never rejects (anything unexpected is an error measurement). */
@@ -197,25 +179,12 @@ function currentStatus(obj: KubeObject): AnalysisRunStatus {
 }
 
 /**
- * One merge patch of the status subresource when it changed (keys that disappeared are set to
- * null). The patch carries the resourceVersion that was read: a status computed from a stale
- * copy (an informer that has not seen the last write yet) is refused with a conflict instead of
- * overwriting a newer verdict, and the queue retries with the fresh object.
+ * The run's status through the one status writer: nothing sent when unchanged; a stale copy (an
+ * informer that has not seen the last write yet) is refused by the API server, never overwrites
+ * a newer verdict, and the run is looked at again on fresh state.
  */
-async function writeStatus(deps: AnalysisRunDeps, run: KubeObject, before: AnalysisRunStatus, after: AnalysisRunStatus): Promise<boolean> {
-  if (stableJson(before) === stableJson(after)) return false;
-  const patch: Record<string, unknown> = { ...after };
-  for (const key of Object.keys(before)) if (!(key in after)) patch[key] = null;
-  const resourceVersion = run.metadata?.resourceVersion;
-  const body = { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status: patch };
-  await deps.kube.patch(kinds.analysisRun, run.metadata?.namespace, run.metadata?.name as string, body, { type: 'merge', subresource: 'status' });
-  return true;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
+async function writeStatus(deps: AnalysisRunDeps, run: KubeObject, next: AnalysisRunStatus): Promise<AnalysisRunReconcileResult> {
+  const outcome = await deps.status.write(kinds.analysisRun, run, next);
+  if (outcome === 'conflict') return { statusChanged: false, requeueAfterMs: CONFLICT_REQUEUE_MS };
+  return { statusChanged: outcome === 'written' };
 }

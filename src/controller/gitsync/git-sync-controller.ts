@@ -1,13 +1,15 @@
-// GitSyncs on their own queue, fed by a GitSync informer; the webhook receiver only marks a
-// GitSync as "sync requested", so whichever replica receives it, the reconcile does the work.
+// The GitSync controller: the shell over the GitSync cache. The push-webhook receiver (an inbound
+// adapter, wired in main.ts) only marks a GitSync as "sync requested" (requestSync), so whichever
+// replica receives a push, the reconcile here does the work.
 import type { Logger } from 'pino';
+import type { GitSyncPolicy } from '../../core/gitops/manifests.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { GitClient } from '../../ports/git.ts';
 import { kinds, type Informer, type KubeClient } from '../../ports/kube.ts';
-import type { GitSyncPolicy } from '../../core/gitops/manifests.ts';
-import { reconcileGitSync, requestSync } from './git-sync-reconciler.ts';
-import { WorkQueue } from '../runtime/queue.ts';
-import { startWebhookServer, webhookSecretResolver, type WebhookServer } from '../../adapters/http/webhook-server.ts';
+import type { SecretReader } from '../../ports/secrets.ts';
+import { Controller, type ObjectKey, type ReconcileContext, type Reconciler } from '../runtime/controller.ts';
+import type { ControllerMetrics } from '../runtime/metrics.ts';
+import { reconcileGitSync } from './git-sync-reconciler.ts';
 
 export interface GitSyncControllerOptions {
   kube: KubeClient;
@@ -15,62 +17,66 @@ export interface GitSyncControllerOptions {
   clock: Clock;
   logger: Logger;
   policy: GitSyncPolicy;
+  secrets: SecretReader;
   namespace?: string;
   workers?: number;
-  /** host:port for push webhooks; undefined = no receiver. */
-  webhookAddr?: string;
+  metrics?: ControllerMetrics;
 }
 
 export class GitSyncController {
-  readonly queue: WorkQueue;
   readonly gitSyncs: Informer;
-  private webhook: WebhookServer | undefined;
-  private readonly opts: GitSyncControllerOptions;
+  private readonly shell: Controller;
 
   constructor(opts: GitSyncControllerOptions) {
-    this.opts = opts;
     this.gitSyncs = opts.kube.informer(kinds.gitSync, opts.namespace ? { namespace: opts.namespace } : {});
-    const deps = { kube: opts.kube, git: opts.git, clock: opts.clock, logger: opts.logger, policy: opts.policy, instance: process.env.HOSTNAME ?? 'local' };
-    this.queue = new WorkQueue(
-      async (key) => {
-        const [namespace, name] = key.split('/') as [string, string];
-        const obj = this.gitSyncs.get(namespace, name);
+    const gitSyncs = this.gitSyncs;
+    const reconciler: Reconciler = {
+      async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext) {
+        const obj = gitSyncs.get(namespace, name);
         if (!obj) {
           await opts.git.forget(`${namespace}/${name}`);
-          return {};
+          return;
         }
+        const deps = {
+          kube: opts.kube,
+          git: opts.git,
+          secrets: opts.secrets,
+          clock: opts.clock,
+          logger: log,
+          policy: opts.policy,
+          instance: process.env.HOSTNAME ?? 'local',
+        };
         return reconcileGitSync(obj, deps);
       },
-      {
-        workers: opts.workers ?? 2,
-        clock: opts.clock,
-        onError: (key, err, retryInMs) =>
-          opts.logger.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'GitSync reconcile failed'),
-      },
-    );
-    this.gitSyncs.onChange((_type, obj) => this.queue.add(`${obj.metadata?.namespace}/${obj.metadata?.name}`));
+    };
+    this.shell = new Controller({
+      name: 'gitsync',
+      reconciler,
+      primary: this.gitSyncs,
+      clock: opts.clock,
+      logger: opts.logger,
+      workers: opts.workers ?? 2,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    });
   }
 
-  async start(): Promise<void> {
-    await this.gitSyncs.start();
-    for (const g of this.gitSyncs.list()) this.queue.add(`${g.metadata?.namespace}/${g.metadata?.name}`);
-    if (this.opts.webhookAddr) {
-      const i = this.opts.webhookAddr.lastIndexOf(':');
-      const { kube, clock, logger } = this.opts;
-      this.webhook = await startWebhookServer({
-        host: this.opts.webhookAddr.slice(0, i) || '0.0.0.0',
-        port: Number(this.opts.webhookAddr.slice(i + 1)),
-        logger,
-        resolveSecret: webhookSecretResolver(kube, (ns, name) => this.gitSyncs.get(ns, name)),
-        trigger: (ns, name) => requestSync(kube, ns, name, clock.now()),
-      });
-      logger.info({ url: this.webhook.url }, 'Webhook receiver listening');
-    }
+  get queue() {
+    return this.shell.queue;
   }
 
-  async stop(): Promise<void> {
-    this.queue.stop();
-    await this.webhook?.close();
-    await this.gitSyncs.stop();
+  startCaches(): Promise<void> {
+    return this.shell.startCaches();
+  }
+
+  run(): void {
+    this.shell.run();
+  }
+
+  start(): Promise<void> {
+    return this.shell.start();
+  }
+
+  stop(): Promise<void> {
+    return this.shell.stop();
   }
 }

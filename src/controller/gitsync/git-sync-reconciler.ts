@@ -102,9 +102,8 @@ export async function reconcileGitSyncByKey(namespace: string, name: string, dep
 
 export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Promise<GitSyncResult> {
   const namespace = obj.metadata?.namespace ?? '';
-  const name = obj.metadata?.name ?? '';
-  const key = `${namespace}/${name}`;
-  const log = deps.logger.child({ gitsync: key, reconcileId: randomUUID().slice(0, 8) });
+  // The caller's logger already names the GitSync and the reconcile (namespace, name, reconcileID).
+  const log = deps.logger;
   const now = deps.clock.now();
   const previous = (obj as { status?: GitSyncStatus }).status;
   const generation = obj.metadata?.generation;

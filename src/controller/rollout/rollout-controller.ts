@@ -1,13 +1,17 @@
-// Wires informers to the work queue for Rollouts: every change to a Rollout or to something
-// it owns or names becomes its key; the queue de-duplicates and the reconciler does the rest.
+// The Rollout controller: the shell (src/controller/runtime/controller.ts) with the caches a
+// Rollout reconcile observes, and which changes concern which Rollout: a Rollout itself, what it
+// owns (ReplicaSets, their pods, AnalysisRuns), and the Services it names.
 import type { Logger } from 'pino';
+import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import type { Rollout } from '../../api/rollout.ts';
+import type { Plan } from '../../core/rollout/types.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
-import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
-import { WorkQueue } from '../runtime/queue.ts';
-import { RolloutReconciler, type AnalysisSupport, type RolloutCaches } from './rollout-reconciler.ts';
-import type { Plan } from '../../core/rollout/types.ts';
-import type { Rollout } from '../../api/rollout.ts';
+import { Controller, controllerOwner, keyOf } from '../runtime/controller.ts';
+import { EventRecorder, type EventSource } from '../runtime/events.ts';
+import type { ControllerMetrics } from '../runtime/metrics.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
+import { RolloutReconciler, type RolloutCaches } from './rollout-reconciler.ts';
 
 export interface RolloutControllerOptions {
   kube: KubeClient;
@@ -15,80 +19,98 @@ export interface RolloutControllerOptions {
   logger: Logger;
   namespace?: string;
   workers?: number;
-  analysis?: AnalysisSupport;
-  /** A shared AnalysisRun cache (the analysis controller watches the same objects). */
+  /** A shared AnalysisRun cache (the AnalysisRun controller watches the same objects). */
   analysisRuns?: Informer;
+  metrics?: ControllerMetrics;
+  /** Who records Events (default: this process as sluice-controller). */
+  eventSource?: EventSource;
   onPlanned?: (rollout: Rollout, plan: Plan, durationMs: number) => void;
-  onError?: (key: string, err: unknown) => void;
 }
 
-const keyOf = (obj: KubeObject) => `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-const controllerOwner = (obj: KubeObject, kind: string) => (obj.metadata?.ownerReferences ?? []).find((r) => r.controller && r.kind === kind)?.name;
+export const ROLLOUT_EVENT_SOURCE: EventSource = {
+  component: 'sluice-controller',
+  reportingComponent: 'sluice.dev/controller',
+  instance: process.env.HOSTNAME ?? 'local',
+};
 
 export class RolloutController {
   readonly caches: RolloutCaches;
-  readonly queue: WorkQueue;
+  private readonly shell: Controller;
 
   constructor(opts: RolloutControllerOptions) {
     const { kube, namespace } = opts;
     const scope = namespace ? { namespace } : {};
-    this.caches = {
+    const caches: RolloutCaches = {
       rollouts: kube.informer(kinds.rollout, scope),
       replicaSets: kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
       pods: kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
       services: kube.informer(kinds.service, scope),
       analysisRuns: opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope),
+      analysisTemplates: kube.informer(kinds.analysisTemplate, scope),
+      clusterAnalysisTemplates: kube.informer(kinds.clusterAnalysisTemplate),
     };
+    this.caches = caches;
+    const now = () => opts.clock.now();
     const reconciler = new RolloutReconciler({
       kube,
-      caches: this.caches,
+      caches,
       clock: opts.clock,
-      logger: opts.logger,
-      ...(opts.analysis ? { analysis: opts.analysis } : {}),
+      status: new StatusWriter(kube, now),
+      events: new EventRecorder(kube, now, opts.eventSource ?? ROLLOUT_EVENT_SOURCE),
       ...(opts.onPlanned ? { onPlanned: opts.onPlanned } : {}),
     });
-    this.queue = new WorkQueue((key) => reconciler.reconcile(key), {
-      workers: opts.workers ?? 4,
+    const ownerKey = (obj: KubeObject, owner: string | undefined) => (owner ? [`${obj.metadata?.namespace}/${owner}`] : []);
+    this.shell = new Controller({
+      name: 'rollout',
+      reconciler,
+      primary: caches.rollouts,
+      watches: [
+        { informer: caches.replicaSets, keysFor: (rs) => ownerKey(rs, controllerOwner(rs, 'Rollout')) },
+        {
+          informer: caches.pods,
+          keysFor: (pod) => {
+            const rsName = controllerOwner(pod, 'ReplicaSet');
+            const rs = rsName ? caches.replicaSets.get(pod.metadata?.namespace, rsName) : undefined;
+            return ownerKey(pod, rs ? controllerOwner(rs, 'Rollout') : undefined);
+          },
+        },
+        { informer: caches.analysisRuns, keysFor: (run) => ownerKey(run, controllerOwner(run, 'Rollout')) },
+        {
+          informer: caches.services,
+          keysFor: (svc) =>
+            caches.rollouts
+              .list(svc.metadata?.namespace)
+              .filter((r) => namesService(r, svc.metadata?.name))
+              .map(keyOf),
+        },
+      ],
+      caches: [caches.analysisTemplates, caches.clusterAnalysisTemplates],
       clock: opts.clock,
-      onError: (key, err, retryInMs) => {
-        opts.logger.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'Reconcile failed');
-        opts.onError?.(key, err);
-      },
-    });
-    this.wire();
-  }
-
-  private wire(): void {
-    const { caches, queue } = this;
-    caches.rollouts.onChange((_type, obj) => queue.add(keyOf(obj)));
-    caches.replicaSets.onChange((_type, rs) => {
-      const owner = controllerOwner(rs, 'Rollout');
-      if (owner) queue.add(`${rs.metadata?.namespace}/${owner}`);
-    });
-    caches.pods.onChange((_type, pod) => {
-      const rsName = controllerOwner(pod, 'ReplicaSet');
-      const rs = rsName ? caches.replicaSets.get(pod.metadata?.namespace, rsName) : undefined;
-      const owner = rs ? controllerOwner(rs, 'Rollout') : undefined;
-      if (owner) queue.add(`${pod.metadata?.namespace}/${owner}`);
-    });
-    caches.analysisRuns.onChange((_type, run) => {
-      const owner = controllerOwner(run, 'Rollout');
-      if (owner) queue.add(`${run.metadata?.namespace}/${owner}`);
-    });
-    caches.services.onChange((_type, svc) => {
-      for (const r of caches.rollouts.list(svc.metadata?.namespace)) if (namesService(r, svc.metadata?.name)) queue.add(keyOf(r));
+      logger: opts.logger,
+      workers: opts.workers ?? 4,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
   }
 
-  async start(): Promise<void> {
-    const all: Informer[] = Object.values(this.caches);
-    await Promise.all(all.map((i) => i.start()));
-    for (const r of this.caches.rollouts.list()) this.queue.add(keyOf(r));
+  get queue() {
+    return this.shell.queue;
   }
 
-  async stop(): Promise<void> {
-    this.queue.stop();
-    await Promise.all(Object.values(this.caches).map((i: Informer) => i.stop()));
+  /** Fills the caches; with run(), what start() does in two parts (leader election starts reconciling later). */
+  startCaches(): Promise<void> {
+    return this.shell.startCaches();
+  }
+
+  run(): void {
+    this.shell.run();
+  }
+
+  start(): Promise<void> {
+    return this.shell.start();
+  }
+
+  stop(): Promise<void> {
+    return this.shell.stop();
   }
 }
 

@@ -1,17 +1,22 @@
 // Reconciles one Rollout: observe (from informer caches) -> plan (pure) -> act -> one status write.
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { AnalysisTemplateSpec } from '../../api/analysis.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
+import type { LoadedTemplate } from '../../core/analysis/build.ts';
 import { podTemplateHash, stableStringify } from '../../core/shared/hash.ts';
+import { CONFLICT_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/requeue.ts';
 import { FINALIZER } from '../../core/rollout/context.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { plan } from '../../core/rollout/plan.ts';
-import type { Action, BuildAnalysisRun, ObservedAnalysisRun, Plan } from '../../core/rollout/types.ts';
+import type { Action, Observed, ObservedAnalysisRun, Plan } from '../../core/rollout/types.ts';
 import { referencedServices } from '../../core/rollout/validate.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { isNotFound, KubeError, kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
+import type { ObjectKey, ReconcileContext, Reconciler } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { StatusWriter } from '../runtime/status-writer.ts';
 
 export const FIELD_MANAGER = 'sluice-controller';
 
@@ -21,20 +26,16 @@ export interface RolloutCaches {
   pods: Informer;
   services: Informer;
   analysisRuns: Informer;
-}
-
-export interface AnalysisSupport {
-  /** Observes the templates a Rollout refers to and returns a pure builder over them. */
-  builderFor(rollout: Rollout): Promise<BuildAnalysisRun>;
-  toObserved(run: KubeObject): ObservedAnalysisRun;
+  analysisTemplates: Informer;
+  clusterAnalysisTemplates: Informer;
 }
 
 export interface RolloutReconcilerDeps {
   kube: KubeClient;
   caches: RolloutCaches;
   clock: Clock;
-  logger: Logger;
-  analysis?: AnalysisSupport;
+  status: StatusWriter;
+  events: EventRecorder;
   /** Called after each reconcile with what it did, for metrics. */
   onPlanned?: (rollout: Rollout, plan: Plan, durationMs: number) => void;
 }
@@ -61,9 +62,8 @@ interface TemplateCheck {
   error?: string;
 }
 
-export class RolloutReconciler {
+export class RolloutReconciler implements Reconciler {
   private readonly deps: RolloutReconcilerDeps;
-  private seq = 0;
   /** `<rollout uid>/<template hash>` -> what the API server made of that template. */
   private readonly templateChecks = new Map<string, TemplateCheck>();
 
@@ -71,9 +71,7 @@ export class RolloutReconciler {
     this.deps = deps;
   }
 
-  async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
-    const [namespace, name] = key.split('/') as [string, string];
-    const log = this.deps.logger.child({ namespace, name, reconcileID: ++this.seq });
+  async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext): Promise<{ requeueAfterMs?: number }> {
     const raw = this.deps.caches.rollouts.get(namespace, name);
     if (!raw) return {};
     const started = performance.now();
@@ -81,13 +79,13 @@ export class RolloutReconciler {
     if (!parsed.success) {
       const message = `Invalid spec: ${formatIssues(parsed.error.issues)}`;
       log.warn({ message }, 'Rollout does not parse');
-      const written = await this.writeStatus(raw, {
+      const written = await this.deps.status.write(kinds.rollout, raw, {
         ...(raw as { status?: RolloutStatus }).status,
         phase: 'Degraded',
         message,
         observedGeneration: raw.metadata?.generation,
       });
-      return { requeueAfterMs: written ? 5 * 60_000 : 0 };
+      return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : INVALID_SPEC_REQUEUE_MS };
     }
     const rollout = parsed.data;
     const uid = rollout.metadata.uid;
@@ -102,15 +100,15 @@ export class RolloutReconciler {
     }
     const runs = caches.analysisRuns.list(namespace).filter((r) => ownedBy(r, uid));
     const template = await this.checkTemplate(rollout, replicaSets);
-    const observed = {
+    const observed: Observed = {
       rollout,
       ...(template.equivalentHash ? { equivalentHash: template.equivalentHash } : {}),
       ...(template.error ? { templateError: template.error } : {}),
       replicaSets: replicaSets.map((rs) => ReplicaSet.parse(rs)),
       pods: pods.map((p) => Pod.parse(p)),
       services,
-      analysisRuns: runs.map((r) => (this.deps.analysis ? this.deps.analysis.toObserved(r) : observedRunFromObject(r))),
-      ...(this.deps.analysis ? { buildAnalysisRun: await this.deps.analysis.builderFor(rollout) } : {}),
+      analysisRuns: runs.map(observedRunFromObject),
+      analysisTemplates: this.templatesOf(rollout),
     };
     const now = this.deps.clock.now();
     const result = plan(observed, now);
@@ -128,22 +126,23 @@ export class RolloutReconciler {
     // transition: if the write is refused (stale cache) or the process dies before it, the next
     // reconcile plans the same transition, its Event already exists, and none is lost or doubled.
     for (const action of result.actions) await this.act(rollout, action, log, result.status);
-    const statusChanged = stableStringify(result.status) !== stableStringify(rollout.status ?? {});
-    if (statusChanged && !rollout.metadata.deletionTimestamp) {
-      if (!(await this.writeStatus(raw, result.status))) return { requeueAfterMs: 0 };
-      log.info(
-        {
-          phase: result.status.phase,
-          step: result.status.currentStepIndex,
-          desiredWeight: result.status.desiredWeight,
-          actualWeight: result.status.actualWeight,
-          message: result.status.message,
-        },
-        'Status updated',
-      );
+    if (!rollout.metadata.deletionTimestamp) {
+      const written = await this.deps.status.write(kinds.rollout, raw, result.status);
+      if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
+      if (written === 'written') {
+        log.info(
+          {
+            phase: result.status.phase,
+            step: result.status.currentStepIndex,
+            desiredWeight: result.status.desiredWeight,
+            actualWeight: result.status.actualWeight,
+            message: result.status.message,
+          },
+          'Status updated',
+        );
+      }
     }
-    this.deps.onPlanned?.(rollout, result, performance.now() - started);
-    return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+    return this.done(rollout, result, started);
   }
 
   /**
@@ -189,25 +188,6 @@ export class RolloutReconciler {
     if (this.templateChecks.size > 10_000) this.templateChecks.clear();
     this.templateChecks.set(key, result);
     return result;
-  }
-
-  /**
-   * Replaces status whole, guarded by resourceVersion so a concurrent plugin action is never lost.
-   * Returns false when someone else wrote first (the caller looks again on fresh state).
-   */
-  private async writeStatus(raw: KubeObject, status: RolloutStatus): Promise<boolean> {
-    const ops = [
-      { op: 'test', path: '/metadata/resourceVersion', value: raw.metadata?.resourceVersion },
-      { op: 'add', path: '/status', value: status },
-    ];
-    try {
-      await this.deps.kube.patch(kinds.rollout, raw.metadata?.namespace, raw.metadata?.name as string, ops, { type: 'json', subresource: 'status' });
-      return true;
-    } catch (err) {
-      // A failed test op is a 422 from the API server: someone else wrote first.
-      if (err instanceof KubeError && (err.status === 422 || err.status === 409)) return false;
-      throw err;
-    }
   }
 
   private async act(rollout: Rollout, action: Action, log: Logger, status?: RolloutStatus): Promise<void> {
@@ -290,43 +270,39 @@ export class RolloutReconciler {
     }
   }
 
+  /** One Event per transition: the Rollout, its spec generation, the revision and attempt, and what happened. */
   private async recordEvent(rollout: Rollout, action: Extract<Action, { type: 'event' }>, log: Logger, status: RolloutStatus): Promise<void> {
-    const now = this.deps.clock.now().toISOString();
-    // One name per transition: the Rollout, its spec generation, the revision and attempt, and what happened.
-    const transition = [rollout.metadata.uid, rollout.metadata.generation, status.currentPodHash, status.retries ?? 0, action.reason, action.message].join('|');
-    const name = `${(rollout.metadata.name as string).slice(0, 200)}.${createHash('sha256').update(transition).digest('hex').slice(0, 16)}`;
-    const event = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { namespace: rollout.metadata.namespace, name },
-      involvedObject: {
-        apiVersion: rollout.apiVersion,
-        kind: 'Rollout',
-        name: rollout.metadata.name,
-        namespace: rollout.metadata.namespace,
-        uid: rollout.metadata.uid,
-      },
-      reason: action.reason,
-      message: action.message,
-      type: action.eventType,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-      source: { component: 'sluice-controller' },
-      reportingComponent: 'sluice.dev/controller',
-      reportingInstance: process.env.HOSTNAME ?? 'local',
-    };
-    try {
-      await this.deps.kube.create(kinds.event, event as KubeObject);
-    } catch (err) {
-      if (err instanceof KubeError && err.status === 409) return; // recorded by an earlier attempt at this transition
-      // Not allowed to record Events at all: say so and go on. Anything else: fail this reconcile
-      // before its status write, so the transition (and its Event) is tried again, not lost.
-      if (!(err instanceof KubeError && err.status === 403)) throw err;
-      log.warn({ err: (err as Error).message, reason: action.reason }, 'Could not record Event');
-      return;
+    const involved = { ...rollout, kind: 'Rollout' } as KubeObject;
+    const event = { type: action.eventType, reason: action.reason, message: action.message };
+    await this.deps.events.record(involved, event, [rollout.metadata.generation, status.currentPodHash, status.retries ?? 0], log);
+  }
+
+  /** The analysis templates the Rollout names, as read from the caches (missing ones are left out). */
+  private templatesOf(rollout: Rollout): LoadedTemplate[] {
+    const { canary, blueGreen } = rollout.spec.strategy;
+    const analyses = [
+      ...(canary?.steps ?? []).flatMap((s) => (s.analysis ? [s.analysis] : [])),
+      ...(canary?.analysis ? [canary.analysis] : []),
+      ...(blueGreen?.prePromotionAnalysis ? [blueGreen.prePromotionAnalysis] : []),
+      ...(blueGreen?.postPromotionAnalysis ? [blueGreen.postPromotionAnalysis] : []),
+    ];
+    const out = new Map<string, LoadedTemplate>();
+    for (const ref of analyses.flatMap((a) => a.templates)) {
+      const clusterScope = ref.clusterScope === true;
+      const key = `${clusterScope}/${ref.templateName}`;
+      if (out.has(key)) continue;
+      const obj = clusterScope
+        ? this.deps.caches.clusterAnalysisTemplates.get(undefined, ref.templateName)
+        : this.deps.caches.analysisTemplates.get(rollout.metadata.namespace, ref.templateName);
+      const spec = AnalysisTemplateSpec.safeParse((obj as { spec?: unknown } | undefined)?.spec);
+      if (obj && spec.success) out.set(key, { clusterScope, name: ref.templateName, spec: spec.data });
     }
-    log.info({ reason: action.reason, type: action.eventType }, action.message);
+    return [...out.values()];
+  }
+
+  private done(rollout: Rollout, result: Plan, started: number): { requeueAfterMs?: number } {
+    this.deps.onPlanned?.(rollout, result, performance.now() - started);
+    return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
   }
 }
 

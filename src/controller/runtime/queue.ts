@@ -15,23 +15,27 @@ export interface QueueOptions {
   qps?: number;
   burst?: number;
   onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** Told of every add that queued a key (not of de-duplicated ones), for metrics. */
+  onAdd?: (key: string) => void;
 }
 
 export class WorkQueue {
   private readonly pending: string[] = [];
   private readonly queued = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Keys being reconciled -> when they started (clock ms). */
+  private readonly processing = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { at: number; cancel: () => void }>();
   private readonly failures = new Map<string, number>();
   private readonly idleWaiters: Array<() => void> = [];
+  private readonly drainWaiters: Array<() => void> = [];
   private active = 0;
   private stopped = false;
   private tokens: number;
   private tokensAt: number;
   private refillTimer: (() => void) | undefined;
   private readonly reconcile: ReconcileFn;
-  private readonly opts: Required<Omit<QueueOptions, 'onError'>> & Pick<QueueOptions, 'onError'>;
+  private readonly opts: Required<Omit<QueueOptions, 'onError' | 'onAdd'>> & Pick<QueueOptions, 'onError' | 'onAdd'>;
 
   constructor(reconcile: ReconcileFn, opts: QueueOptions) {
     this.reconcile = reconcile;
@@ -69,6 +73,7 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.pending.push(key);
+    this.opts.onAdd?.(key);
     this.pump();
   }
 
@@ -98,7 +103,19 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  stop(): void {
+  /** How long the longest reconcile in flight has been running (0 when none). */
+  longestRunningMs(): number {
+    const now = this.opts.clock.now().getTime();
+    let longest = 0;
+    for (const started of this.processing.values()) longest = Math.max(longest, now - started);
+    return longest;
+  }
+
+  /**
+   * Takes no more work and resolves once the reconciles in flight have finished (so a process
+   * that exits after this never cuts a reconcile between its writes).
+   */
+  stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
@@ -106,6 +123,9 @@ export class WorkQueue {
     this.refillTimer = undefined;
     this.pending.length = 0;
     this.queued.clear();
+    this.dirty.clear();
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private pump(): void {
@@ -113,7 +133,7 @@ export class WorkQueue {
       if (!this.takeToken()) break;
       const key = this.pending.shift() as string;
       this.queued.delete(key);
-      this.processing.add(key);
+      this.processing.set(key, this.opts.clock.now().getTime());
       this.active++;
       void this.run(key);
     }
@@ -142,6 +162,7 @@ export class WorkQueue {
       this.active--;
       if (this.dirty.delete(key)) this.add(key);
       this.pump();
+      if (this.stopped && this.active === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
 }

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeSecret, lookupSecret, maskSecrets, placeholdersIn, resolveFieldPath, resolveRunArgs, substituteArgs, type ArgValue } from './args.ts';
+import { lookupSecret } from '../shared/secrets.ts';
+import { maskSecrets, placeholdersIn, resolveFieldPath, resolveRunArgs, substituteArgs, type ArgValue } from './args.ts';
 
 const args = (entries: Record<string, string | [string, boolean]>) =>
   new Map<string, ArgValue>(Object.entries(entries).map(([k, v]) => [k, Array.isArray(v) ? { value: v[0], secret: v[1] } : { value: v, secret: false }]));
@@ -69,14 +70,6 @@ describe('resolveRunArgs', () => {
   ];
   for (const [name, input, error] of errors) test(name, () => assert.deepEqual(resolveRunArgs(input, secrets, 'ns'), { ok: false, error }));
   test('lookupSecret', () => assert.deepEqual(lookupSecret({ name: 'prom', key: 'token' }, secrets, 'ns'), { ok: true, value: 's3cret' }));
-});
-
-describe('decodeSecret', () => {
-  test('base64 data and stringData', () => {
-    assert.deepEqual(decodeSecret({ data: { a: Buffer.from('x:y').toString('base64') }, stringData: { b: 'z' } }), { ok: true, value: { a: 'x:y', b: 'z' } });
-    assert.deepEqual(decodeSecret({ metadata: {} }), { ok: true, value: {} });
-  });
-  test('not a Secret', () => assert.equal(decodeSecret({ data: { a: 1 } }).ok, false));
 });
 
 describe('resolveFieldPath', () => {

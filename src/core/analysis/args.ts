@@ -1,8 +1,8 @@
 // Analysis args: resolving values (literal, Secret, Rollout field) and `{{args.x}}` substitution. Pure.
-import { z } from 'zod';
 import type { Argument } from '../../api/analysis.ts';
-import type { SecretKeyRef } from '../../api/meta.ts';
+import { MASK, maskValues } from '../shared/mask.ts';
 import type { Result } from '../shared/result.ts';
+import { lookupSecret, type SecretData } from '../shared/secrets.ts';
 
 /** A resolved arg; `secret` values are masked wherever text is recorded. */
 export interface ArgValue {
@@ -10,39 +10,6 @@ export interface ArgValue {
   secret: boolean;
 }
 export type ArgValues = ReadonlyMap<string, ArgValue>;
-
-/** Secret contents the reconciler read: name -> key -> value, or undefined when the Secret does not exist. */
-export type SecretData = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
-
-export const MASK = '*****';
-
-const SecretObject = z.object({
-  data: z.record(z.string(), z.string()).optional(),
-  stringData: z.record(z.string(), z.string()).optional(),
-});
-
-/**
- * The values of a Secret object as the API returns it (`data` is base64; `stringData` only
- * appears on objects not yet stored). An object that is not a Secret is an error.
- */
-export function decodeSecret(obj: unknown): Result<Record<string, string>> {
-  const parsed = SecretObject.safeParse(obj);
-  if (!parsed.success) return { ok: false, error: `not a Secret: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parsed.data.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
-  Object.assign(out, parsed.data.stringData ?? {});
-  return { ok: true, value: out };
-}
-
-/** Reads one key of a Secret from data already fetched, with an error naming what is missing. */
-export function lookupSecret(ref: SecretKeyRef, secrets: SecretData, namespace: string): Result<string> {
-  if (!secrets.has(ref.name) || secrets.get(ref.name) === undefined) {
-    return { ok: false, error: `Secret ${namespace}/${ref.name} not found` };
-  }
-  const value = secrets.get(ref.name)?.[ref.key];
-  if (value === undefined) return { ok: false, error: `Secret ${namespace}/${ref.name} has no key "${ref.key}"` };
-  return { ok: true, value };
-}
 
 /**
  * Values for the args of an AnalysisRun. Literal values are used as they are, secretKeyRef
@@ -102,11 +69,10 @@ export function substituteArgs(text: string, args: ArgValues): Result<{ text: st
 
 /** Masks every Secret value that appears in a text (error messages may echo the query). */
 export function maskSecrets(text: string, args: ArgValues): string {
-  let out = text;
-  for (const arg of args.values()) {
-    if (arg.secret && arg.value.length > 0) out = out.split(arg.value).join(MASK);
-  }
-  return out;
+  return maskValues(
+    text,
+    [...args.values()].filter((a) => a.secret).map((a) => a.value),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
 import { ANALYSIS_KIND_LABEL, type AnalysisKind } from '../../api/analysis.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import type { BlueGreenStrategy, CanaryStrategy, RolloutAnalysis } from '../../api/rollout.ts';
-import { analysisRunName } from '../analysis/build.ts';
+import { analysisRunName, buildAnalysisRun } from '../analysis/build.ts';
 import { addPause, event, hasPause, removePause, type Context } from './context.ts';
 import { stepLabel } from './steps.ts';
 
@@ -16,23 +16,21 @@ function gate(ctx: Context, kind: AnalysisKind, analysis: RolloutAnalysis, where
   const name = analysisRunName(ctx.rollout.metadata.name as string, ctx.newHash, kind, stepIndex, ctx.status.retries ?? 0);
   const run = ctx.observed.analysisRuns.find((r) => r.name === name);
   if (!run) {
-    const built = ctx.observed.buildAnalysisRun
-      ? ctx.observed.buildAnalysisRun({
-          rollout: ctx.rollout,
-          analysis,
-          kind,
-          name,
-          stableHash: status.stableRS as string,
-          latestHash: ctx.newHash,
-          stepIndex,
-          now: ctx.now,
-        })
-      : { error: 'analysis is not available in this controller' };
-    if ('error' in built) {
+    const built = buildAnalysisRun({
+      rollout: ctx.rollout,
+      analysis,
+      templates: ctx.observed.analysisTemplates ?? [],
+      kind,
+      name,
+      ...(status.stableRS ? { stableHash: status.stableRS } : {}),
+      latestHash: ctx.newHash,
+      ...(stepIndex !== undefined ? { stepIndex } : {}),
+    });
+    if (!built.ok) {
       status.analysis = { name, kind, phase: 'Error', message: built.error };
       return abortFor(ctx, `analysis ${name} could not start: ${built.error}`, where);
     }
-    ctx.actions.push({ type: 'createAnalysisRun', run: built.run });
+    ctx.actions.push({ type: 'createAnalysisRun', run: built.value });
     event(ctx, 'AnalysisStarted', `Started ${kind} analysis ${name} ${where}`);
     status.analysis = { name, kind, phase: 'Pending' };
     ctx.progress = `Analysis ${name} started ${where}`;

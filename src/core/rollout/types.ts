@@ -1,6 +1,7 @@
 // What the pure core sees and what it decides.
-import type { AnalysisKind } from '../../api/analysis.ts';
-import type { Rollout, RolloutAnalysis, RolloutStatus } from '../../api/rollout.ts';
+import type { AnalysisRun } from '../../api/analysis.ts';
+import type { Rollout, RolloutStatus } from '../../api/rollout.ts';
+import type { LoadedTemplate } from '../analysis/build.ts';
 import type { Pod, ReplicaSet, Service } from '../../api/workload.ts';
 
 /** An analysis run as the rollout engine sees it (the full resource lives in api/analysis.ts). */
@@ -11,20 +12,6 @@ export interface ObservedAnalysisRun {
   message?: string;
   terminated: boolean;
 }
-
-export interface AnalysisRunRequest {
-  rollout: Rollout;
-  analysis: RolloutAnalysis;
-  kind: AnalysisKind;
-  name: string;
-  stableHash: string;
-  latestHash: string;
-  stepIndex: number | undefined;
-  now: Date;
-}
-
-/** Builds the AnalysisRun to create from the templates the controller has observed (pure). */
-export type BuildAnalysisRun = (request: AnalysisRunRequest) => { run: Record<string, unknown> } | { error: string };
 
 export interface Observed {
   rollout: Rollout;
@@ -43,8 +30,11 @@ export interface Observed {
   equivalentHash?: string;
   /** Why the API server refuses spec.template as a ReplicaSet's, when it does. */
   templateError?: string;
-  /** Present when analysis is wired in: builds runs from the observed templates. */
-  buildAnalysisRun?: BuildAnalysisRun;
+  /**
+   * The AnalysisTemplates and ClusterAnalysisTemplates the Rollout refers to, as read (missing
+   * ones are absent). Plain data, like everything here, so a plan can be replayed from JSON.
+   */
+  analysisTemplates?: LoadedTemplate[];
 }
 
 export type Action =
@@ -53,7 +43,7 @@ export type Action =
   | { type: 'deleteReplicaSet'; name: string }
   | { type: 'setServiceSelector'; service: string; hash: string | null }
   | { type: 'deletePod'; name: string }
-  | { type: 'createAnalysisRun'; run: Record<string, unknown> }
+  | { type: 'createAnalysisRun'; run: AnalysisRun }
   | { type: 'terminateAnalysisRun'; name: string }
   | { type: 'setFinalizer'; present: boolean }
   | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
