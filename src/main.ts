@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     workers: config.workers,
     metrics: controllerMetrics,
     ...(config.namespace ? { namespace: config.namespace } : {}),
-    onPlanned: (rollout, plan) => {
+    onPlanned: ({ rollout, plan }) => {
       const labels = { namespace: rollout.metadata.namespace ?? '', rollout: rollout.metadata.name ?? '' };
       for (const p of PHASES) phase.set({ ...labels, phase: p }, plan.status.phase === p ? 1 : 0);
       weight.set({ ...labels, kind: 'desired' }, plan.status.desiredWeight ?? 0);

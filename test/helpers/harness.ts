@@ -2,6 +2,7 @@
 import pino from 'pino';
 import type { Rollout, RolloutStatus } from '../../src/api/rollout.ts';
 import { RolloutController } from '../../src/controller/rollout/rollout-controller.ts';
+import type { Planned } from '../../src/controller/rollout/rollout-reconciler.ts';
 import { KubeSecretReader } from '../../src/adapters/kube/secret-reader.ts';
 import { AnalysisController } from '../../src/controller/analysis/analysis-controller.ts';
 import { kinds, type KubeObject } from '../../src/ports/kube.ts';
@@ -30,7 +31,12 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export interface HarnessOptions {
+  /** Sees every Rollout reconcile's input and plan (to capture golden cases). */
+  onPlanned?: (planned: Planned) => void;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const clock = new FakeClock();
   const kube = new FakeKube({ now: () => clock.now() });
   const cluster = new FakeCluster(kube);
@@ -38,7 +44,7 @@ export async function startHarness(): Promise<Harness> {
   const metrics = new FakeMetrics();
   const analysisRuns = kube.informer(kinds.analysisRun);
   const analysis = new AnalysisController({ kube, clock, logger, metrics, secrets: new KubeSecretReader(kube), runs: analysisRuns });
-  const controller = new RolloutController({ kube, clock, logger, analysisRuns });
+  const controller = new RolloutController({ kube, clock, logger, analysisRuns, ...(opts.onPlanned ? { onPlanned: opts.onPlanned } : {}) });
   await controller.start();
   await analysis.start();
   const idle = () => {

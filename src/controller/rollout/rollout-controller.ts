@@ -3,15 +3,13 @@
 // owns (ReplicaSets, their pods, AnalysisRuns), and the Services it names.
 import type { Logger } from 'pino';
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
-import type { Rollout } from '../../api/rollout.ts';
-import type { Plan } from '../../core/rollout/types.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 import { Controller, controllerOwner, keyOf } from '../runtime/controller.ts';
 import { EventRecorder, type EventSource } from '../runtime/events.ts';
 import type { ControllerMetrics } from '../runtime/metrics.ts';
 import { StatusWriter } from '../runtime/status-writer.ts';
-import { RolloutReconciler, type RolloutCaches } from './rollout-reconciler.ts';
+import { RolloutReconciler, type Planned, type RolloutCaches } from './rollout-reconciler.ts';
 
 export interface RolloutControllerOptions {
   kube: KubeClient;
@@ -24,7 +22,7 @@ export interface RolloutControllerOptions {
   metrics?: ControllerMetrics;
   /** Who records Events (default: this process as sluice-controller). */
   eventSource?: EventSource;
-  onPlanned?: (rollout: Rollout, plan: Plan, durationMs: number) => void;
+  onPlanned?: (planned: Planned) => void;
 }
 
 export const ROLLOUT_EVENT_SOURCE: EventSource = {

@@ -30,14 +30,23 @@ export interface RolloutCaches {
   clusterAnalysisTemplates: Informer;
 }
 
+/** One reconcile's decision with its input: (observed, now) replays to the same plan. */
+export interface Planned {
+  rollout: Rollout;
+  observed: Observed;
+  now: Date;
+  plan: Plan;
+  durationMs: number;
+}
+
 export interface RolloutReconcilerDeps {
   kube: KubeClient;
   caches: RolloutCaches;
   clock: Clock;
   status: StatusWriter;
   events: EventRecorder;
-  /** Called after each reconcile with what it did, for metrics. */
-  onPlanned?: (rollout: Rollout, plan: Plan, durationMs: number) => void;
+  /** Called after each reconcile with what it saw and decided, for metrics (and to capture plans). */
+  onPlanned?: (planned: Planned) => void;
 }
 
 const ownedBy = (obj: KubeObject, uid: string | undefined) => !!uid && (obj.metadata?.ownerReferences ?? []).some((r) => r.uid === uid && r.controller);
@@ -111,6 +120,8 @@ export class RolloutReconciler implements Reconciler {
       analysisTemplates: this.templatesOf(rollout),
     };
     const now = this.deps.clock.now();
+    // At trace level the whole input: `node scripts/replay-plan.ts` replays such a line.
+    log.trace({ observed, now: now.toISOString() }, 'Observed');
     const result = plan(observed, now);
     log.debug(
       { actions: result.actions.filter((a) => a.type !== 'event').map((a) => a.type), phase: result.status.phase, step: result.status.currentStepIndex },
@@ -142,7 +153,7 @@ export class RolloutReconciler implements Reconciler {
         );
       }
     }
-    return this.done(rollout, result, started);
+    return this.done({ rollout, observed, now, plan: result }, started);
   }
 
   /**
@@ -300,9 +311,10 @@ export class RolloutReconciler implements Reconciler {
     return [...out.values()];
   }
 
-  private done(rollout: Rollout, result: Plan, started: number): { requeueAfterMs?: number } {
-    this.deps.onPlanned?.(rollout, result, performance.now() - started);
-    return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+  private done(planned: Omit<Planned, 'durationMs'>, started: number): { requeueAfterMs?: number } {
+    this.deps.onPlanned?.({ ...planned, durationMs: performance.now() - started });
+    const { requeueAfterMs } = planned.plan;
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 }
 
