@@ -141,8 +141,8 @@ function buildReplicaSet(ctx: Context): ReplicaSet {
       replicas: firstRevision ? ctx.replicas : 0,
       minReadySeconds: rollout.spec.minReadySeconds ?? 0,
       selector: {
-        matchLabels: { ...rollout.spec.selector.matchLabels, [POD_TEMPLATE_HASH_LABEL]: newHash },
-        ...(rollout.spec.selector.matchExpressions ? { matchExpressions: rollout.spec.selector.matchExpressions } : {}),
+        matchLabels: { ...rollout.spec.selector?.matchLabels, [POD_TEMPLATE_HASH_LABEL]: newHash },
+        ...(rollout.spec.selector?.matchExpressions ? { matchExpressions: rollout.spec.selector.matchExpressions } : {}),
       },
       template,
     },
@@ -228,7 +228,7 @@ function countReplicas(ctx: Context): void {
   status.updatedReplicas = ctx.newRS?.status?.replicas ?? 0;
   status.readyReplicas = sets.reduce((n, rs) => n + readyReplicas(rs), 0);
   status.availableReplicas = sets.reduce((n, rs) => n + availableReplicas(rs), 0);
-  status.selector = selectorToString(rollout.spec.selector);
+  status.selector = selectorToString(rollout.spec.selector ?? {});
   status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
   status.stepCount = rollout.spec.strategy.canary?.steps?.length;
