@@ -20,6 +20,7 @@ import {
   type Context,
 } from './context.ts';
 import { calculatePhase } from './phase.ts';
+import { EPHEMERAL_METADATA_ANNOTATION } from './ephemeral.ts';
 import { selectorToString } from '../shared/selectors.ts';
 import type { Observed, Plan } from './types.ts';
 import { referencedServices, validateRollout } from './validate.ts';
@@ -111,11 +112,43 @@ function nextRevision(ctx: Context): number {
 
 function buildReplicaSet(ctx: Context): ReplicaSet {
   const { rollout, newHash } = ctx;
-  const template = structuredClone(rollout.spec.template) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+  const template = structuredClone(rollout.spec.template ?? {}) as {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec?: { affinity?: { podAntiAffinity?: Record<string, unknown[]> } };
+  };
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [POD_TEMPLATE_HASH_LABEL]: newHash } };
+  const rsLabels = { ...template.metadata.labels };
   const revision = nextRevision(ctx);
   const firstRevision = !ctx.status.stableRS || !ctx.rsByHash.has(ctx.status.stableRS);
   const annotations: Record<string, string> = { [REVISION_ANNOTATION]: String(revision) };
+  // The pods are created with the metadata of their role (Argo's ephemeral metadata), and away
+  // from the stable revision's nodes when antiAffinity asks for it.
+  const { canary, blueGreen } = rollout.spec.strategy;
+  const role = firstRevision ? (canary?.stableMetadata ?? blueGreen?.activeMetadata) : (canary?.canaryMetadata ?? blueGreen?.previewMetadata);
+  if (role && (Object.keys(role.labels ?? {}).length || Object.keys(role.annotations ?? {}).length)) {
+    template.metadata.labels = { ...template.metadata.labels, ...role.labels };
+    template.metadata.annotations = { ...template.metadata.annotations, ...role.annotations };
+    annotations[EPHEMERAL_METADATA_ANNOTATION] = JSON.stringify(role);
+  }
+  const antiAffinity = (canary ?? blueGreen)?.antiAffinity;
+  if (antiAffinity && !firstRevision) {
+    const term = {
+      labelSelector: { matchExpressions: [{ key: POD_TEMPLATE_HASH_LABEL, operator: 'In', values: [ctx.status.stableRS] }] },
+      topologyKey: 'kubernetes.io/hostname',
+    };
+    const spec = (template.spec ??= {});
+    const anti = { ...spec.affinity?.podAntiAffinity };
+    if (antiAffinity.requiredDuringSchedulingIgnoredDuringExecution) {
+      anti.requiredDuringSchedulingIgnoredDuringExecution = [...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []), term];
+    } else {
+      const weight = antiAffinity.preferredDuringSchedulingIgnoredDuringExecution?.weight ?? 1;
+      anti.preferredDuringSchedulingIgnoredDuringExecution = [
+        ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []),
+        { weight, podAffinityTerm: term },
+      ];
+    }
+    spec.affinity = { ...spec.affinity, podAntiAffinity: anti };
+  }
   const gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
   if (gitRevision) annotations[GIT_REVISION_ANNOTATION] = gitRevision;
   return {
@@ -124,7 +157,7 @@ function buildReplicaSet(ctx: Context): ReplicaSet {
     metadata: {
       name: `${rollout.metadata.name}-${newHash}`,
       namespace: rollout.metadata.namespace,
-      labels: { ...template.metadata.labels },
+      labels: rsLabels,
       annotations,
       ownerReferences: [
         {
@@ -228,6 +261,12 @@ function countReplicas(ctx: Context): void {
   status.updatedReplicas = ctx.newRS?.status?.replicas ?? 0;
   status.readyReplicas = sets.reduce((n, rs) => n + readyReplicas(rs), 0);
   status.availableReplicas = sets.reduce((n, rs) => n + availableReplicas(rs), 0);
+  // Blue-green: ready and available are those behind the active Service (as Argo Rollouts), not both stacks.
+  const active = rollout.spec.strategy.blueGreen && status.activeSelector ? ctx.rsByHash.get(status.activeSelector) : undefined;
+  if (active) {
+    status.readyReplicas = readyReplicas(active);
+    status.availableReplicas = availableReplicas(active);
+  }
   status.selector = selectorToString(rollout.spec.selector ?? {});
   status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
@@ -315,6 +354,17 @@ function applyConditions(ctx: Context, phase: string): void {
   conditions = setCondition(
     conditions,
     { type: 'Completed', status: phase === 'Healthy' ? 'True' : 'False', reason: phase === 'Healthy' ? 'RolloutCompleted' : 'RolloutNotCompleted' },
+    now,
+  );
+  // Argo Rollouts' Healthy condition, so `kubectl wait --for=condition=Healthy` works as there.
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Healthy',
+      status: phase === 'Healthy' ? 'True' : 'False',
+      reason: 'RolloutHealthy',
+      message: phase === 'Healthy' ? 'Rollout is healthy' : 'Rollout is not healthy',
+    },
     now,
   );
   status.conditions = conditions;

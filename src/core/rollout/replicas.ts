@@ -97,7 +97,14 @@ function countedForScaleDown(rs: RsCounts | undefined, ignoreAvailability: boole
  * limit, giving it back pods where that would take availability below the minimum; whatever is
  * still over the limit comes off `drain`.
  */
-function withinLimits(drain: RsCounts | undefined, keep: RsCounts | undefined, drainCount: number, keepCount: number, maxTotal: number, minAvailable: number): [number, number] {
+function withinLimits(
+  drain: RsCounts | undefined,
+  keep: RsCounts | undefined,
+  drainCount: number,
+  keepCount: number,
+  maxTotal: number,
+  minAvailable: number,
+): [number, number] {
   let over = Math.max(0, keepCount + drainCount - maxTotal);
   let available = drain ? Math.min(drain.available, drainCount) : 0;
   if (keep) {

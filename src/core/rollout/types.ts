@@ -43,10 +43,20 @@ export type Action =
   | { type: 'deleteReplicaSet'; name: string }
   | { type: 'setServiceSelector'; service: string; hash: string | null }
   | { type: 'deletePod'; name: string }
+  /** Labels/annotations of a ReplicaSet's pod template and of the ReplicaSet itself (null removes). */
+  | { type: 'patchReplicaSetMetadata'; name: string; annotations: Record<string, string | null>; template: MetadataPatch }
+  | { type: 'patchPodMetadata'; name: string; patch: MetadataPatch }
+  /** spec.replicas of the Deployment a workloadRef points at. */
+  | { type: 'scaleDeployment'; name: string; replicas: number }
   | { type: 'createAnalysisRun'; run: AnalysisRun }
   | { type: 'terminateAnalysisRun'; name: string }
   | { type: 'setFinalizer'; present: boolean }
   | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface MetadataPatch {
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
+}
 
 export interface Plan {
   actions: Action[];
