@@ -259,6 +259,7 @@ export const RolloutStatus = z.object({
   previewReadyAt: z.string().optional().describe('Blue-green: when the preview ReplicaSet became fully available'),
   scaleDownAt: z.record(z.string(), z.string()).optional().describe('Pod-template hash -> time its ReplicaSet is scaled down'),
   gitRevision: z.string().optional().describe('The Git commit this revision came from, when applied by a GitSync'),
+  workloadObservedGeneration: z.string().optional().describe('workloadRef: the generation of the Deployment the template was taken from'),
   analysis: AnalysisSummary.optional(),
   conditions: z.array(Condition).optional(),
 });

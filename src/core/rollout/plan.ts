@@ -35,7 +35,9 @@ export function plan(observed: Observed, now: Date): Plan {
 
   if (rollout.metadata.deletionTimestamp) return planDeletion(ctx);
 
-  const problems = validateRollout(rollout, observed.services);
+  const workload = observed.workload && 'error' in observed.workload ? undefined : observed.workload;
+  const problems = validateRollout(rollout, observed.services, workload !== undefined);
+  if (observed.workload && 'error' in observed.workload) problems.push(observed.workload.error);
   if (observed.templateError) problems.push(observed.templateError);
   if (problems.length > 0) return planInvalid(ctx, problems);
   ctx.status.conditions = removeCondition(ctx.status.conditions ?? [], 'InvalidSpec');
@@ -270,6 +272,8 @@ function countReplicas(ctx: Context): void {
   status.selector = selectorToString(rollout.spec.selector ?? {});
   status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
+  const workload = ctx.observed.workload;
+  status.workloadObservedGeneration = workload && !('error' in workload) ? String(workload.generation) : undefined;
   status.stepCount = rollout.spec.strategy.canary?.steps?.length;
 }
 
@@ -280,9 +284,25 @@ function finish(ctx: Context): Plan {
   status.phase = phase.phase;
   status.message = phase.message;
   applyConditions(ctx, phase.phase);
+  scaleDownWorkload(ctx, phase.phase);
 
   const next = ctx.wakeAt.length ? Math.min(...ctx.wakeAt) - ctx.now.getTime() : undefined;
   return { actions: ctx.actions, status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: Math.max(0, next) } : {}) };
+}
+
+/**
+ * workloadRef.scaleDown: the Deployment the template comes from hands its pods over to the Rollout.
+ * onsuccess: scaled to 0 once the Rollout is Healthy; progressively: down by as many pods as the
+ * Rollout has ready, then to 0 once Healthy; never (default): left alone.
+ */
+function scaleDownWorkload(ctx: Context, phase: string): void {
+  const workload = ctx.observed.workload;
+  const mode = ctx.rollout.spec.workloadRef?.scaleDown ?? 'never';
+  if (!workload || 'error' in workload || mode === 'never') return;
+  let target: number | undefined;
+  if (phase === 'Healthy') target = 0;
+  else if (mode === 'progressively' && (ctx.status.readyReplicas ?? 0) > 0) target = Math.max(0, ctx.replicas - (ctx.status.readyReplicas ?? 0));
+  if (target !== undefined && target < workload.replicas) ctx.actions.push({ type: 'scaleDeployment', name: workload.name, replicas: target });
 }
 
 /** Progress means the rollout moved: a step, a new revision, or a change in available pods. Pauses and analysis do not count. */

@@ -35,6 +35,11 @@ export interface Observed {
    * ones are absent). Plain data, like everything here, so a plan can be replayed from JSON.
    */
   analysisTemplates?: LoadedTemplate[];
+  /**
+   * spec.workloadRef resolved: `rollout` then carries the Deployment's template (and selector, when
+   * the Rollout has none). `error` when the Deployment cannot be used.
+   */
+  workload?: { name: string; replicas: number; generation: number } | { error: string };
 }
 
 export type Action =
