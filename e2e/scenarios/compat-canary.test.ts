@@ -154,28 +154,24 @@ describe('Argo Rollouts canary e2e, ported', () => {
       const s = argoScenario(env, ns, 'canary-change-same-time');
       await applyDocs(s, argoDocs('inline/functional-TestSpecAndReplicaChangeSameTime.yaml'));
       await s.waitPhase('Healthy');
-      const env1 = (value: string) => [{ name: 'canary-change-same-time', env: [{ name: 'TEST', value }] }];
-      await s.k.ok([
-        'patch',
-        'rollout',
-        s.name,
-        '-n',
-        ns,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: { replicas: 3, template: { spec: { containers: env1('test') } } } }),
-      ]);
+      // Argo's PatchSpec is a client-side strategic merge (containers merged by name): a JSON patch of container 0 does the same.
+      const change = (replicas: number, value: string) =>
+        s.k.ok([
+          'patch',
+          'rollout',
+          s.name,
+          '-n',
+          ns,
+          '--type=json',
+          '-p',
+          JSON.stringify([
+            { op: 'replace', path: '/spec/replicas', value: replicas },
+            { op: 'add', path: '/spec/template/spec/containers/0/env', value: [{ name: 'TEST', value }] },
+          ]),
+        ]);
+      await change(3, 'test');
       await s.waitPhase('Paused');
-      await s.k.ok([
-        'patch',
-        'rollout',
-        s.name,
-        '-n',
-        ns,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: { replicas: 4, template: { spec: { containers: env1('test-new') } } } }),
-      ]);
+      await change(4, 'test-new');
       await s.waitFor(
         'Healthy with 4 of everything',
         (v) => {
