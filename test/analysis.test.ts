@@ -121,6 +121,9 @@ describe('analysis decides', () => {
     assert.equal(r.status.phase, 'Degraded');
     assert.match(r.status.message ?? '', /before promotion/);
     assert.equal(selectorOf(h, 'app-active'), v1);
+    // As Argo Rollouts: the aborted revision is scaled down after abortScaleDownDelaySeconds (default 30).
+    assert.deepEqual(sizes(h), { 'example/app:v1': 3, 'example/app:v2': 3 });
+    await h.advance(30_000);
     assert.deepEqual(sizes(h), { 'example/app:v1': 3, 'example/app:v2': 0 });
   });
 
@@ -143,6 +146,9 @@ describe('analysis decides', () => {
     assert.match(r.status.message ?? '', /after promotion/);
     assert.equal(selectorOf(h, 'app-active'), v1, 'active switched back');
     assert.equal(r.status.stableRS, v1);
+    // As Argo Rollouts: the aborted revision is scaled down after abortScaleDownDelaySeconds (default 30).
+    assert.deepEqual(sizes(h), { 'example/app:v1': 3, 'example/app:v2': 3 });
+    await h.advance(30_000);
     assert.deepEqual(sizes(h), { 'example/app:v1': 3, 'example/app:v2': 0 });
   });
 

@@ -67,7 +67,7 @@ describe('blue-green by Service selectors', () => {
     assert.equal(h.rollout().status.phase, 'Progressing');
   });
 
-  test('abort keeps the active Service on stable and scales the new revision to zero', async () => {
+  test('abort keeps the active Service on stable and scales the new revision to zero after abortScaleDownDelaySeconds (default 30, as Argo)', async () => {
     await create({ autoPromotionEnabled: false });
     const v1 = h.rollout().status.stableRS;
     await h.setImage('app', 'example/app:v2');
@@ -76,7 +76,20 @@ describe('blue-green by Service selectors', () => {
     assert.equal(r.status.phase, 'Degraded');
     assert.equal(selectorOf(h, 'app-active'), v1);
     assert.equal(selectorOf(h, 'app-preview'), v1);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 4 });
+    await h.advance(29_000);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 4 });
+    await h.advance(1_000);
     assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 0 });
+  });
+
+  test('abortScaleDownDelaySeconds: 0 keeps the aborted revision (as Argo)', async () => {
+    await create({ autoPromotionEnabled: false, abortScaleDownDelaySeconds: 0 });
+    await h.setImage('app', 'example/app:v2');
+    await h.patchStatus('app', { abort: true });
+    await h.advance(600_000);
+    assert.equal(h.rollout().status.phase, 'Degraded');
+    assert.deepEqual(sizes(h), { 'example/app:v1': 4, 'example/app:v2': 4 });
   });
 });
 

@@ -214,9 +214,10 @@ describe('blue-green', () => {
       const a = await s.waitFor('Degraded (aborted)', (v) => assert.equal(v.rollout.status.phase, 'Degraded'));
       assert.equal(a.selectors['demo-active'], h1);
       assert.equal(a.selectors['demo-preview'], h1);
-      assert.equal(a.rs[h2]?.spec, 0);
       assert.equal(a.rs[h1]?.spec, 3);
       assert.equal(a.rollout.status.pauseConditions, undefined);
+      // As Argo Rollouts: the aborted revision goes after abortScaleDownDelaySeconds (default 30s); no Service selects it meanwhile.
+      await s.waitFor('new revision scaled down after abortScaleDownDelaySeconds', (v) => assert.equal(v.rs[h2]?.spec, 0), 45_000);
       await s.waitFor('new revision has no pods', (v) => assert.equal(v.rs[h2]?.current, 0));
       await s.waitEvent('RolloutAborted');
       await s.settled();
@@ -249,7 +250,8 @@ describe('blue-green', () => {
         assert.equal(a.selectors['demo-preview'], h1);
         assert.equal(a.rs[h1]?.spec, 2);
         assert.equal(a.rs[h1]?.available, 2, 'stable was never scaled down: it serves at once');
-        assert.equal(a.rs[h2]?.spec, 0);
+        // As Argo Rollouts: the aborted revision goes after abortScaleDownDelaySeconds (default 30s).
+        await s.waitFor('new revision scaled down after abortScaleDownDelaySeconds', (v) => assert.equal(v.rs[h2]?.spec, 0), 45_000);
         assert.equal(a.rollout.status.stableRS, h1);
         await s.waitFor('the analysis run is terminated', async () => {
           const runs = await k.json<{ items: Array<{ spec: { terminate?: boolean } }> }>(['get', 'analysisruns.sluice.dev', '-n', s.ns]);

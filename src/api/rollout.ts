@@ -2,6 +2,29 @@
 import { z } from 'zod';
 import { Condition, Duration, IntOrPercent, LabelSelector, ObjectMeta, Opaque } from './meta.ts';
 
+/** Labels and annotations added to pods (canaryMetadata, stableMetadata, previewMetadata, activeMetadata). */
+export const PodMetadata = z.object({
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type PodMetadata = z.infer<typeof PodMetadata>;
+
+/** Spreads the new revision's pods away from the old revision's nodes (as in Argo Rollouts). */
+export const AntiAffinity = z
+  .object({
+    preferredDuringSchedulingIgnoredDuringExecution: z.object({ weight: z.number().int().min(1).max(100) }).optional(),
+    requiredDuringSchedulingIgnoredDuringExecution: z.object({}).optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.preferredDuringSchedulingIgnoredDuringExecution) != has(self.requiredDuringSchedulingIgnoredDuringExecution)',
+        message: 'antiAffinity must set exactly one of preferredDuringSchedulingIgnoredDuringExecution and requiredDuringSchedulingIgnoredDuringExecution',
+      },
+    ],
+  });
+export type AntiAffinity = z.infer<typeof AntiAffinity>;
+
 export const AnalysisArgValueFrom = z.object({
   podTemplateHashValue: z.enum(['Stable', 'Latest']).optional().describe('The stable or the latest pod-template hash'),
   fieldRef: z
@@ -27,6 +50,18 @@ export type AnalysisTemplateRef = z.infer<typeof AnalysisTemplateRef>;
 export const RolloutAnalysis = z.object({
   templates: z.array(AnalysisTemplateRef).min(1),
   args: z.array(RolloutAnalysisArg).optional(),
+  // Argo Rollouts fields Sluice accepts but does not implement (an InvalidSpec condition says so):
+  dryRun: z
+    .array(z.object({ metricName: z.string() }))
+    .optional()
+    .describe('Argo Rollouts: metrics whose failures do not count. Not implemented: the Rollout gets an InvalidSpec condition'),
+  measurementRetention: z
+    .array(z.object({ metricName: z.string(), limit: z.number().int() }))
+    .optional()
+    .describe('Argo Rollouts: measurements kept per metric. Not implemented: the Rollout gets an InvalidSpec condition'),
+  analysisRunMetadata: PodMetadata.optional().describe(
+    'Argo Rollouts: labels and annotations for the AnalysisRun. Not implemented: the Rollout gets an InvalidSpec condition',
+  ),
 });
 export type RolloutAnalysis = z.infer<typeof RolloutAnalysis>;
 
@@ -42,18 +77,26 @@ export const SetCanaryScale = z.object({
 });
 export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
 
+const NOT_IMPLEMENTED = 'Not implemented: the Rollout gets an InvalidSpec condition';
+
 export const CanaryStep = z
   .object({
     setWeight: z.number().int().min(0).max(100).optional(),
     pause: z.object({ duration: Duration.optional() }).optional(),
     analysis: RolloutAnalysis.optional(),
     setCanaryScale: SetCanaryScale.optional(),
+    experiment: Opaque.optional().describe(`Argo Rollouts experiment step. ${NOT_IMPLEMENTED}`),
+    plugin: Opaque.optional().describe(`Argo Rollouts step plugin. ${NOT_IMPLEMENTED}`),
+    setHeaderRoute: Opaque.optional().describe(`Argo Rollouts header routing (needs trafficRouting). ${NOT_IMPLEMENTED}`),
+    setMirrorRoute: Opaque.optional().describe(`Argo Rollouts mirror routing (needs trafficRouting). ${NOT_IMPLEMENTED}`),
   })
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setCanaryScale)].filter(x, x).size() == 1',
-        message: 'each step sets exactly one of setWeight, pause, analysis, setCanaryScale',
+        rule:
+          '[has(self.setWeight), has(self.pause), has(self.analysis), has(self.setCanaryScale), has(self.experiment), has(self.plugin), ' +
+          'has(self.setHeaderRoute), has(self.setMirrorRoute)].filter(x, x).size() == 1',
+        message: 'each step sets exactly one of setWeight, pause, analysis, setCanaryScale, experiment, plugin, setHeaderRoute, setMirrorRoute',
       },
     ],
   });
@@ -69,6 +112,24 @@ export const CanaryStrategy = z.object({
   abortScaleDownDelaySeconds: z.number().int().min(0).optional(),
   dynamicStableScale: z.boolean().optional(),
   analysis: BackgroundAnalysis.optional(),
+  scaleDownDelayRevisionLimit: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('How many old ReplicaSets may wait out scaleDownDelaySeconds at once; older ones are scaled down at once'),
+  minPodsPerReplicaSet: z.number().int().min(1).optional().describe('Each of the stable and canary ReplicaSets runs at least this many pods when it runs any'),
+  antiAffinity: AntiAffinity.optional(),
+  canaryMetadata: PodMetadata.optional().describe('Labels and annotations for canary pods while they are the canary'),
+  stableMetadata: PodMetadata.optional().describe('Labels and annotations for stable pods'),
+  replicaProgressThreshold: z
+    .object({ type: z.enum(['Percent', 'Pod']), value: z.number().int() })
+    .optional()
+    .describe('A step is reached when this many (or this percent) of the canary pods are available'),
+  trafficRouting: Opaque.optional().describe(
+    `Argo Rollouts traffic routing through a mesh, ingress or plugin. ${NOT_IMPLEMENTED}: Sluice routes by replica counts`,
+  ),
+  pingPong: Opaque.optional().describe(`Argo Rollouts ping-pong Services (needs trafficRouting). ${NOT_IMPLEMENTED}`),
 });
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>;
 
@@ -81,6 +142,22 @@ export const BlueGreenStrategy = z.object({
   scaleDownDelaySeconds: z.number().int().min(0).optional(),
   prePromotionAnalysis: RolloutAnalysis.optional(),
   postPromotionAnalysis: RolloutAnalysis.optional(),
+  scaleDownDelayRevisionLimit: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('How many old ReplicaSets may wait out scaleDownDelaySeconds at once; older ones are scaled down at once'),
+  abortScaleDownDelaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('After an abort, the preview ReplicaSet is scaled down after this long (default 30; 0: kept)'),
+  antiAffinity: AntiAffinity.optional(),
+  previewMetadata: PodMetadata.optional().describe('Labels and annotations for the pods of the revision in preview'),
+  activeMetadata: PodMetadata.optional().describe('Labels and annotations for the pods behind the active Service'),
+  maxUnavailable: IntOrPercent.optional().describe('Old pods that may be unavailable while the active revision is scaled back up'),
 });
 export type BlueGreenStrategy = z.infer<typeof BlueGreenStrategy>;
 
@@ -96,10 +173,22 @@ export const RolloutStrategy = z
   });
 export type RolloutStrategy = z.infer<typeof RolloutStrategy>;
 
+export const WorkloadRef = z.object({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  name: z.string().min(1),
+  scaleDown: z
+    .enum(['never', 'onsuccess', 'progressively'])
+    .optional()
+    .describe('What happens to the referenced Deployment: never (default), onsuccess (scaled to 0 once Healthy), progressively (down as the Rollout comes up)'),
+});
+export type WorkloadRef = z.infer<typeof WorkloadRef>;
+
 export const RolloutSpec = z.object({
   replicas: z.number().int().min(0).optional(),
-  selector: LabelSelector,
-  template: Opaque.describe('A pod template, as in a Deployment'),
+  selector: LabelSelector.optional().describe("Required unless workloadRef is set (then the Deployment's selector is used)"),
+  template: Opaque.optional().describe('A pod template, as in a Deployment; empty when workloadRef is set'),
+  workloadRef: WorkloadRef.optional().describe('Take the pod template (and selector) from this Deployment'),
   revisionHistoryLimit: z.number().int().min(0).optional(),
   minReadySeconds: z.number().int().min(0).optional(),
   paused: z.boolean().optional(),
@@ -107,6 +196,14 @@ export const RolloutSpec = z.object({
   progressDeadlineAbort: z.boolean().optional(),
   restartAt: z.string().optional().describe('Pods created before this time are recreated (RFC 3339)'),
   strategy: RolloutStrategy,
+  rollbackWindow: z
+    .object({ revisions: z.number().int().min(0).optional() })
+    .optional()
+    .describe('Going back to one of the last N revisions skips the steps (as going back to stable does)'),
+  analysis: z
+    .object({ successfulRunHistoryLimit: z.number().int().min(0).optional(), unsuccessfulRunHistoryLimit: z.number().int().min(0).optional() })
+    .optional()
+    .describe('How many finished AnalysisRuns to keep (Argo Rollouts). Not implemented: the Rollout gets an InvalidSpec condition'),
 });
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 
@@ -162,6 +259,7 @@ export const RolloutStatus = z.object({
   previewReadyAt: z.string().optional().describe('Blue-green: when the preview ReplicaSet became fully available'),
   scaleDownAt: z.record(z.string(), z.string()).optional().describe('Pod-template hash -> time its ReplicaSet is scaled down'),
   gitRevision: z.string().optional().describe('The Git commit this revision came from, when applied by a GitSync'),
+  workloadObservedGeneration: z.string().optional().describe('workloadRef: the generation of the Deployment the template was taken from'),
   analysis: AnalysisSummary.optional(),
   conditions: z.array(Condition).optional(),
 });

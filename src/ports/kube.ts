@@ -14,6 +14,7 @@ export const kinds = {
   secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
   event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   replicaSet: { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true },
+  deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
   lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   rollout: { apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', plural: 'rollouts', namespaced: true },
   analysisTemplate: { apiVersion: 'sluice.dev/v1alpha1', kind: 'AnalysisTemplate', plural: 'analysistemplates', namespaced: true },

@@ -46,6 +46,7 @@ export class RolloutController {
       analysisRuns: opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope),
       analysisTemplates: kube.informer(kinds.analysisTemplate, scope),
       clusterAnalysisTemplates: kube.informer(kinds.clusterAnalysisTemplate),
+      deployments: kube.informer(kinds.deployment, scope),
     };
     this.caches = caches;
     const now = () => opts.clock.now();
@@ -73,6 +74,15 @@ export class RolloutController {
           },
         },
         { informer: caches.analysisRuns, keysFor: (run) => ownerKey(run, controllerOwner(run, 'Rollout')) },
+        {
+          // spec.workloadRef: a change of the Deployment is a change of the Rollout's template.
+          informer: caches.deployments!,
+          keysFor: (dep) =>
+            caches.rollouts
+              .list(dep.metadata?.namespace)
+              .filter((r) => (r as { spec?: { workloadRef?: { name?: string } } }).spec?.workloadRef?.name === dep.metadata?.name)
+              .map(keyOf),
+        },
         {
           informer: caches.services,
           keysFor: (svc) =>

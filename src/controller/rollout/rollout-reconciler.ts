@@ -28,6 +28,8 @@ export interface RolloutCaches {
   analysisRuns: Informer;
   analysisTemplates: Informer;
   clusterAnalysisTemplates: Informer;
+  /** Deployments, for Rollouts with spec.workloadRef. */
+  deployments?: Informer;
 }
 
 /** One reconcile's decision with its input: (observed, now) replays to the same plan. */
@@ -96,7 +98,7 @@ export class RolloutReconciler implements Reconciler {
       });
       return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : INVALID_SPEC_REQUEUE_MS };
     }
-    const rollout = parsed.data;
+    const { rollout, workload } = this.resolveWorkload(parsed.data);
     const uid = rollout.metadata.uid;
     const { caches } = this.deps;
     const replicaSets = caches.replicaSets.list(namespace).filter((rs) => ownedBy(rs, uid));
@@ -111,6 +113,7 @@ export class RolloutReconciler implements Reconciler {
     const template = await this.checkTemplate(rollout, replicaSets);
     const observed: Observed = {
       rollout,
+      ...(workload ? { workload } : {}),
       ...(template.equivalentHash ? { equivalentHash: template.equivalentHash } : {}),
       ...(template.error ? { templateError: template.error } : {}),
       replicaSets: replicaSets.map((rs) => ReplicaSet.parse(rs)),
@@ -193,12 +196,38 @@ export class RolloutReconciler implements Reconciler {
       const equivalentHash = match ? hashOf(match) : undefined;
       result = equivalentHash ? { equivalentHash } : {};
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 422)) throw err;
-      result = { error: `the API server rejects spec.template: ${err.message.replace(/^[A-Z]+ \S+: 422 /, '')}` };
+      // 422: the template is invalid; 400: it cannot even be decoded (e.g. `memory: invalid`).
+      // Either way it is the Rollout's problem, reported with the API server's words.
+      if (!(err instanceof KubeError && (err.status === 422 || err.status === 400))) throw err;
+      result = { error: `the API server rejects spec.template: ${err.message.replace(/^[A-Z]+ \S+: 4\d\d /, '')}` };
     }
     if (this.templateChecks.size > 10_000) this.templateChecks.clear();
     this.templateChecks.set(key, result);
     return result;
+  }
+
+  /**
+   * spec.workloadRef: the Rollout as if it carried the Deployment's pod template (and selector when
+   * it has none). A Rollout that also has a template of its own is left as it is: validation says
+   * the template must be empty.
+   */
+  private resolveWorkload(rollout: Rollout): { rollout: Rollout; workload?: Observed['workload'] } {
+    const ref = rollout.spec.workloadRef;
+    if (!ref || (rollout.spec.template && Object.keys(rollout.spec.template).length > 0)) return { rollout };
+    if (ref.apiVersion !== 'apps/v1' || ref.kind !== 'Deployment') return { rollout };
+    const deployment = this.deps.caches.deployments?.get(rollout.metadata.namespace, ref.name) as
+      | { metadata?: { generation?: number }; spec?: { replicas?: number; selector?: Rollout['spec']['selector']; template?: Record<string, unknown> } }
+      | undefined;
+    if (!deployment?.spec?.template) {
+      return { rollout, workload: { error: `spec.workloadRef: Deployment "${ref.name}" not found in namespace ${rollout.metadata.namespace ?? ''}` } };
+    }
+    const resolved = structuredClone(rollout);
+    resolved.spec.template = structuredClone(deployment.spec.template) as Rollout['spec']['template'];
+    resolved.spec.selector ??= deployment.spec.selector;
+    return {
+      rollout: resolved,
+      workload: { name: ref.name, replicas: deployment.spec.replicas ?? 1, generation: deployment.metadata?.generation ?? 0 },
+    };
   }
 
   private async act(rollout: Rollout, action: Action, log: Logger, status?: RolloutStatus): Promise<void> {
@@ -247,6 +276,27 @@ export class RolloutReconciler implements Reconciler {
         log.info({ service: action.service, hash: action.hash }, 'Set Service selector');
         return;
       }
+      case 'patchReplicaSetMetadata':
+        await ignoreNotFound(
+          kube.patch(
+            kinds.replicaSet,
+            ns,
+            action.name,
+            { metadata: { annotations: action.annotations }, spec: { template: { metadata: action.template } } },
+            { type: 'merge', fieldManager: FIELD_MANAGER },
+          ),
+        );
+        log.info({ replicaSet: action.name }, 'Updated ephemeral pod metadata of ReplicaSet');
+        return;
+      case 'patchPodMetadata':
+        await ignoreNotFound(kube.patch(kinds.pod, ns, action.name, { metadata: action.patch }, { type: 'merge', fieldManager: FIELD_MANAGER }));
+        return;
+      case 'scaleDeployment':
+        await ignoreNotFound(
+          kube.patch(kinds.deployment, ns, action.name, { spec: { replicas: action.replicas } }, { type: 'merge', fieldManager: FIELD_MANAGER }),
+        );
+        log.info({ deployment: action.name, replicas: action.replicas }, 'Scaled referenced Deployment');
+        return;
       case 'deletePod':
         await ignoreNotFound(kube.delete(kinds.pod, ns, action.name));
         log.info({ pod: action.name }, 'Deleted pod for restart');

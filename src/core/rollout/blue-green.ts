@@ -5,8 +5,10 @@ import type { ReplicaSet } from '../../api/workload.ts';
 import { addPause, availableReplicas, event, hasPause, isUserPaused, removePause, scale, setSelector, specReplicas, wakeAt, type Context } from './context.ts';
 import { postPromotionAnalysis, prePromotionAnalysis, terminateAnalysis } from './analysis-gates.ts';
 import { scaleDownOthers } from './scale-down.ts';
+import { syncEphemeralMetadata } from './ephemeral.ts';
 
 const DEFAULT_SCALE_DOWN_DELAY_S = 30;
+const DEFAULT_ABORT_SCALE_DOWN_DELAY_S = 30;
 
 export function planBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
   const { status, replicas: n } = ctx;
@@ -22,6 +24,8 @@ export function planBlueGreen(ctx: Context, bg: BlueGreenStrategy): void {
   const next = ctx.newRS;
   const keep = new Set([stableHash, ctx.newHash, active]);
   scaleDownOthers(ctx, keep);
+  syncEphemeralMetadata(ctx, ctx.rsByHash.get(active), bg.activeMetadata);
+  if (next && active !== ctx.newHash && !status.abort) syncEphemeralMetadata(ctx, next, bg.previewMetadata);
 
   if (status.abort) return planAbort(ctx, bg, stable, next);
 
@@ -126,7 +130,13 @@ function planAbort(ctx: Context, bg: BlueGreenStrategy, stable: ReplicaSet | und
   removePause(ctx, 'InconclusiveAnalysis');
   status.controllerPause = undefined;
   scale(ctx, stable, ctx.replicas);
-  scale(ctx, next, 0);
+  // As Argo Rollouts: the aborted revision's pods stay for abortScaleDownDelaySeconds (default 30;
+  // 0 keeps them). No Service selects them any more, so they take no traffic meanwhile.
+  const delay = bg.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_S;
+  const at = Date.parse(status.abortedAt) + delay * 1000;
+  if (delay > 0 && ctx.now.getTime() >= at) scale(ctx, next, 0);
+  else if (delay > 0) wakeAt(ctx, at);
+  syncEphemeralMetadata(ctx, stable, bg.activeMetadata);
   terminateAnalysis(ctx, () => true);
   status.desiredWeight = 0;
   status.actualWeight = 0;
@@ -141,6 +151,7 @@ function planSteady(ctx: Context, bg: BlueGreenStrategy, stable: ReplicaSet | un
   setSelector(ctx, bg.activeService, stableHash);
   setSelector(ctx, bg.previewService, stableHash);
   scale(ctx, stable, ctx.replicas);
+  syncEphemeralMetadata(ctx, stable, bg.activeMetadata);
   scaleDownOthers(ctx, new Set([stableHash]));
   status.desiredWeight = 100;
   status.actualWeight = 100;

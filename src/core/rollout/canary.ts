@@ -1,6 +1,6 @@
 // Canary by replica weights: the canary ReplicaSet's share of pods is the traffic weight.
 import { durationToMs, formatMs } from '../../api/duration.ts';
-import type { CanaryStrategy } from '../../api/rollout.ts';
+import type { CanaryStep, CanaryStrategy } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workload.ts';
 import {
   addPause,
@@ -16,7 +16,8 @@ import {
   wakeAt,
   type Context,
 } from './context.ts';
-import { actualWeight, calculateBudgets, calculateCanaryMove, canaryReplicasForWeight, type RsCounts } from './replicas.ts';
+import { actualWeight, approximateWeight, calculateBudgets, calculateCanaryMove, type RsCounts, type Targets } from './replicas.ts';
+import { syncEphemeralMetadata } from './ephemeral.ts';
 import { backgroundAnalysis, stepAnalysis, terminateAnalysis } from './analysis-gates.ts';
 import { scaleDownOthers } from './scale-down.ts';
 import { canaryScaleAtStep, describeStep, stepLabel, weightAtStep } from './steps.ts';
@@ -49,14 +50,20 @@ export function planCanary(ctx: Context, canary: CanaryStrategy): void {
   status.currentStepIndex = index;
   const final = index >= steps.length;
   const weight = final ? 100 : weightAtStep(steps, index);
-  const weightCanary = canaryReplicasForWeight(n, weight);
-  const canaryWant = final ? n : (canaryScaleAtStep(steps, index, n) ?? weightCanary);
-  const keepOldStable = final && (canary.scaleDownDelaySeconds ?? 0) > 0;
-  const stableWant = keepOldStable ? specReplicas(stable) : Math.max(0, n - (canary.dynamicStableScale ? canaryWant : weightCanary));
+  const budgets = calculateBudgets(n, canary.maxSurge, canary.maxUnavailable);
+  const desired = desiredCounts(canary, steps, index, final, n, weight, budgets.maxSurge, stable);
+  const canaryWant = desired.canary;
+  const stableWant = desired.stable;
 
-  const move = calculateCanaryMove(n, calculateBudgets(n, canary.maxSurge, canary.maxUnavailable), counts(canaryRS), counts(stable), others, {
-    canary: canaryWant,
-    stable: stableWant,
+  syncEphemeralMetadata(ctx, stable, canary.stableMetadata);
+  syncEphemeralMetadata(ctx, canaryRS, canary.canaryMetadata);
+  const move = calculateCanaryMove({
+    replicas: n,
+    budgets,
+    desired,
+    canary: canaryRS ? counts(canaryRS) : undefined,
+    stable: counts(stable),
+    othersSpec: others.spec,
   });
   scale(ctx, canaryRS, move.canary);
   scale(ctx, stable, move.stable);
@@ -65,8 +72,7 @@ export function planCanary(ctx: Context, canary: CanaryStrategy): void {
 
   const reached =
     canaryRS !== undefined &&
-    specReplicas(canaryRS) === canaryWant &&
-    availableReplicas(canaryRS) >= canaryWant &&
+    progressThresholdMet(canary, canaryRS, canaryWant) &&
     specReplicas(stable) === stableWant &&
     (stable?.status?.replicas ?? 0) <= stableWant &&
     others.spec === 0;
@@ -162,11 +168,29 @@ function planAbort(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | un
   removePause(ctx, 'CanaryPauseStep');
   removePause(ctx, 'InconclusiveAnalysis');
   status.controllerPause = undefined;
-  scale(ctx, stable, ctx.replicas);
-  const delayMs = (canary.abortScaleDownDelaySeconds ?? 0) * 1000;
-  const scaleDownAt = Date.parse(status.abortedAt) + delayMs;
-  if (ctx.now.getTime() >= scaleDownAt) scale(ctx, canaryRS, 0);
-  else wakeAt(ctx, scaleDownAt);
+  // Back to weight 0 within maxSurge/maxUnavailable, as Argo Rollouts' basic canary: canary pods go
+  // as stable pods become available. abortScaleDownDelaySeconds: 0 keeps the canary pods (Argo's
+  // meaning of 0); a positive value keeps them that long. Either way the canary Service points at stable.
+  const n = ctx.replicas;
+  const budgets = calculateBudgets(n, canary.maxSurge, canary.maxUnavailable);
+  const delay = canary.abortScaleDownDelaySeconds;
+  const scaleDownAt = delay === undefined ? 0 : Date.parse(status.abortedAt) + delay * 1000;
+  const keepCanary = delay === 0 || ctx.now.getTime() < scaleDownAt;
+  if (delay !== undefined && delay > 0 && keepCanary) wakeAt(ctx, scaleDownAt);
+  const desired = { canary: keepCanary ? specReplicas(canaryRS) : 0, stable: n };
+  const others = [...ctx.rsByHash.values()].filter((rs) => rs !== stable && rs !== canaryRS).reduce((sum, rs) => sum + specReplicas(rs), 0);
+  const move = calculateCanaryMove({
+    replicas: n,
+    budgets,
+    desired,
+    canary: canaryRS ? counts(canaryRS) : undefined,
+    stable: counts(stable),
+    othersSpec: others,
+  });
+  // A kept canary does not hold back the stable revision: it gets all its pods now.
+  scale(ctx, stable, keepCanary ? n : move.stable);
+  scale(ctx, canaryRS, keepCanary ? specReplicas(canaryRS) : move.canary);
+  syncEphemeralMetadata(ctx, stable, canary.stableMetadata);
   terminateAnalysis(ctx, () => true);
   status.desiredWeight = 0;
   status.actualWeight = actualWeight(readyReplicas(canaryRS), readyReplicas(stable));
@@ -180,6 +204,7 @@ function planSteady(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | u
   const stableHash = status.stableRS as string;
   setSelector(ctx, canary.canaryService, stableHash);
   scale(ctx, stable, ctx.replicas);
+  syncEphemeralMetadata(ctx, stable, canary.stableMetadata);
   const others = scaleDownOthers(ctx, new Set([stableHash]));
   terminateAnalysis(ctx, () => true);
   status.currentStepIndex = canary.steps?.length ?? 0;
@@ -187,4 +212,45 @@ function planSteady(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | u
   status.actualWeight = actualWeight(readyReplicas(stable), others.ready);
   if (availableReplicas(stable) < ctx.replicas)
     ctx.progress = `Waiting for ${ctx.replicas} pod(s) of revision ${stableHash} available (${availableReplicas(stable)} now)`;
+}
+
+/**
+ * The canary and stable counts the current step asks for. A weight is approximated as Argo Rollouts
+ * does (using the surge allowance); setCanaryScale and dynamicStableScale, which Argo allows only
+ * with traffic routing, size the canary explicitly. minPodsPerReplicaSet lifts a ReplicaSet that
+ * runs any pods to at least that many.
+ */
+function desiredCounts(
+  canary: CanaryStrategy,
+  steps: CanaryStep[],
+  index: number,
+  final: boolean,
+  n: number,
+  weight: number,
+  maxSurge: number,
+  stable: ReplicaSet | undefined,
+): Targets {
+  const byWeight = approximateWeight(n, weight, maxSurge);
+  const explicit = final ? undefined : canaryScaleAtStep(steps, index, n);
+  let desired: Targets =
+    explicit !== undefined
+      ? { canary: explicit, stable: canary.dynamicStableScale ? Math.max(0, n - explicit) : byWeight.stable }
+      : canary.dynamicStableScale
+        ? { canary: byWeight.canary, stable: Math.max(weight < 100 ? 1 : 0, n - byWeight.canary) }
+        : byWeight;
+  // With a scale-down delay the old stable keeps its pods past the last step until its delay ends.
+  if (final && (canary.scaleDownDelaySeconds ?? 0) > 0) desired = { canary: n, stable: specReplicas(stable) };
+  const min = Math.min(canary.minPodsPerReplicaSet ?? 0, n);
+  const lift = (count: number) => (count > 0 ? Math.max(count, min) : count);
+  return { canary: lift(desired.canary), stable: lift(desired.stable) };
+}
+
+/** The canary has what the step needs: all desired pods available, or replicaProgressThreshold of them. */
+function progressThresholdMet(canary: CanaryStrategy, rs: ReplicaSet, desired: number): boolean {
+  const threshold = canary.replicaProgressThreshold;
+  const available = availableReplicas(rs);
+  if (!threshold || threshold.value < 0) return specReplicas(rs) === desired && available >= desired;
+  if (specReplicas(rs) !== desired) return false;
+  if (threshold.type === 'Percent') return desired === 0 || (available * 100) / desired >= threshold.value;
+  return available >= Math.min(threshold.value, desired);
 }

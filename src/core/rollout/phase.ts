@@ -15,7 +15,10 @@ export function calculatePhase(ctx: Context): PhaseAndMessage {
   if (rollout.spec.paused) return { phase: 'Paused', message: 'Paused: spec.paused is true' };
   if (pauses.length > 0) return { phase: 'Paused', message: `Paused (${pauses.map((p) => p.reason).join(', ')}): ${ctx.progress ?? ''}`.replace(/: $/, '') };
   const stable = status.stableRS ? ctx.rsByHash.get(status.stableRS) : undefined;
-  const others = [...ctx.rsByHash.values()].filter((rs) => rs !== stable && specReplicas(rs) > 0);
+  // Old revisions waiting out scaleDownDelaySeconds do not hold back Healthy: as in Argo Rollouts the
+  // rollout is done at the switch (blue-green) or at the last step (canary); the delay is a safety net.
+  const delayed = new Set(Object.keys(status.scaleDownAt ?? {}));
+  const others = [...ctx.rsByHash.entries()].filter(([hash, rs]) => rs !== stable && specReplicas(rs) > 0 && !delayed.has(hash));
   const done =
     status.stableRS === ctx.newHash &&
     stable !== undefined &&

@@ -20,6 +20,7 @@ import {
   type Context,
 } from './context.ts';
 import { calculatePhase } from './phase.ts';
+import { EPHEMERAL_METADATA_ANNOTATION } from './ephemeral.ts';
 import { selectorToString } from '../shared/selectors.ts';
 import type { Observed, Plan } from './types.ts';
 import { referencedServices, validateRollout } from './validate.ts';
@@ -34,7 +35,9 @@ export function plan(observed: Observed, now: Date): Plan {
 
   if (rollout.metadata.deletionTimestamp) return planDeletion(ctx);
 
-  const problems = validateRollout(rollout, observed.services);
+  const workload = observed.workload && 'error' in observed.workload ? undefined : observed.workload;
+  const problems = validateRollout(rollout, observed.services, workload !== undefined);
+  if (observed.workload && 'error' in observed.workload) problems.push(observed.workload.error);
   if (observed.templateError) problems.push(observed.templateError);
   if (problems.length > 0) return planInvalid(ctx, problems);
   ctx.status.conditions = removeCondition(ctx.status.conditions ?? [], 'InvalidSpec');
@@ -111,11 +114,43 @@ function nextRevision(ctx: Context): number {
 
 function buildReplicaSet(ctx: Context): ReplicaSet {
   const { rollout, newHash } = ctx;
-  const template = structuredClone(rollout.spec.template) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+  const template = structuredClone(rollout.spec.template ?? {}) as {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec?: { affinity?: { podAntiAffinity?: Record<string, unknown[]> } };
+  };
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [POD_TEMPLATE_HASH_LABEL]: newHash } };
+  const rsLabels = { ...template.metadata.labels };
   const revision = nextRevision(ctx);
   const firstRevision = !ctx.status.stableRS || !ctx.rsByHash.has(ctx.status.stableRS);
   const annotations: Record<string, string> = { [REVISION_ANNOTATION]: String(revision) };
+  // The pods are created with the metadata of their role (Argo's ephemeral metadata), and away
+  // from the stable revision's nodes when antiAffinity asks for it.
+  const { canary, blueGreen } = rollout.spec.strategy;
+  const role = firstRevision ? (canary?.stableMetadata ?? blueGreen?.activeMetadata) : (canary?.canaryMetadata ?? blueGreen?.previewMetadata);
+  if (role && (Object.keys(role.labels ?? {}).length || Object.keys(role.annotations ?? {}).length)) {
+    template.metadata.labels = { ...template.metadata.labels, ...role.labels };
+    template.metadata.annotations = { ...template.metadata.annotations, ...role.annotations };
+    annotations[EPHEMERAL_METADATA_ANNOTATION] = JSON.stringify(role);
+  }
+  const antiAffinity = (canary ?? blueGreen)?.antiAffinity;
+  if (antiAffinity && !firstRevision) {
+    const term = {
+      labelSelector: { matchExpressions: [{ key: POD_TEMPLATE_HASH_LABEL, operator: 'In', values: [ctx.status.stableRS] }] },
+      topologyKey: 'kubernetes.io/hostname',
+    };
+    const spec = (template.spec ??= {});
+    const anti = { ...spec.affinity?.podAntiAffinity };
+    if (antiAffinity.requiredDuringSchedulingIgnoredDuringExecution) {
+      anti.requiredDuringSchedulingIgnoredDuringExecution = [...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []), term];
+    } else {
+      const weight = antiAffinity.preferredDuringSchedulingIgnoredDuringExecution?.weight ?? 1;
+      anti.preferredDuringSchedulingIgnoredDuringExecution = [
+        ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []),
+        { weight, podAffinityTerm: term },
+      ];
+    }
+    spec.affinity = { ...spec.affinity, podAntiAffinity: anti };
+  }
   const gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
   if (gitRevision) annotations[GIT_REVISION_ANNOTATION] = gitRevision;
   return {
@@ -124,7 +159,7 @@ function buildReplicaSet(ctx: Context): ReplicaSet {
     metadata: {
       name: `${rollout.metadata.name}-${newHash}`,
       namespace: rollout.metadata.namespace,
-      labels: { ...template.metadata.labels },
+      labels: rsLabels,
       annotations,
       ownerReferences: [
         {
@@ -141,8 +176,8 @@ function buildReplicaSet(ctx: Context): ReplicaSet {
       replicas: firstRevision ? ctx.replicas : 0,
       minReadySeconds: rollout.spec.minReadySeconds ?? 0,
       selector: {
-        matchLabels: { ...rollout.spec.selector.matchLabels, [POD_TEMPLATE_HASH_LABEL]: newHash },
-        ...(rollout.spec.selector.matchExpressions ? { matchExpressions: rollout.spec.selector.matchExpressions } : {}),
+        matchLabels: { ...rollout.spec.selector?.matchLabels, [POD_TEMPLATE_HASH_LABEL]: newHash },
+        ...(rollout.spec.selector?.matchExpressions ? { matchExpressions: rollout.spec.selector.matchExpressions } : {}),
       },
       template,
     },
@@ -228,9 +263,17 @@ function countReplicas(ctx: Context): void {
   status.updatedReplicas = ctx.newRS?.status?.replicas ?? 0;
   status.readyReplicas = sets.reduce((n, rs) => n + readyReplicas(rs), 0);
   status.availableReplicas = sets.reduce((n, rs) => n + availableReplicas(rs), 0);
-  status.selector = selectorToString(rollout.spec.selector);
+  // Blue-green: ready and available are those behind the active Service (as Argo Rollouts), not both stacks.
+  const active = rollout.spec.strategy.blueGreen && status.activeSelector ? ctx.rsByHash.get(status.activeSelector) : undefined;
+  if (active) {
+    status.readyReplicas = readyReplicas(active);
+    status.availableReplicas = availableReplicas(active);
+  }
+  status.selector = selectorToString(rollout.spec.selector ?? {});
   status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
+  const workload = ctx.observed.workload;
+  status.workloadObservedGeneration = workload && !('error' in workload) ? String(workload.generation) : undefined;
   status.stepCount = rollout.spec.strategy.canary?.steps?.length;
 }
 
@@ -241,9 +284,25 @@ function finish(ctx: Context): Plan {
   status.phase = phase.phase;
   status.message = phase.message;
   applyConditions(ctx, phase.phase);
+  scaleDownWorkload(ctx, phase.phase);
 
   const next = ctx.wakeAt.length ? Math.min(...ctx.wakeAt) - ctx.now.getTime() : undefined;
   return { actions: ctx.actions, status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: Math.max(0, next) } : {}) };
+}
+
+/**
+ * workloadRef.scaleDown: the Deployment the template comes from hands its pods over to the Rollout.
+ * onsuccess: scaled to 0 once the Rollout is Healthy; progressively: down by as many pods as the
+ * Rollout has ready, then to 0 once Healthy; never (default): left alone.
+ */
+function scaleDownWorkload(ctx: Context, phase: string): void {
+  const workload = ctx.observed.workload;
+  const mode = ctx.rollout.spec.workloadRef?.scaleDown ?? 'never';
+  if (!workload || 'error' in workload || mode === 'never') return;
+  let target: number | undefined;
+  if (phase === 'Healthy') target = 0;
+  else if (mode === 'progressively' && (ctx.status.readyReplicas ?? 0) > 0) target = Math.max(0, ctx.replicas - (ctx.status.readyReplicas ?? 0));
+  if (target !== undefined && target < workload.replicas) ctx.actions.push({ type: 'scaleDeployment', name: workload.name, replicas: target });
 }
 
 /** Progress means the rollout moved: a step, a new revision, or a change in available pods. Pauses and analysis do not count. */
@@ -315,6 +374,17 @@ function applyConditions(ctx: Context, phase: string): void {
   conditions = setCondition(
     conditions,
     { type: 'Completed', status: phase === 'Healthy' ? 'True' : 'False', reason: phase === 'Healthy' ? 'RolloutCompleted' : 'RolloutNotCompleted' },
+    now,
+  );
+  // Argo Rollouts' Healthy condition, so `kubectl wait --for=condition=Healthy` works as there.
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Healthy',
+      status: phase === 'Healthy' ? 'True' : 'False',
+      reason: 'RolloutHealthy',
+      message: phase === 'Healthy' ? 'Rollout is healthy' : 'Rollout is not healthy',
+    },
     now,
   );
   status.conditions = conditions;

@@ -35,6 +35,11 @@ export interface Observed {
    * ones are absent). Plain data, like everything here, so a plan can be replayed from JSON.
    */
   analysisTemplates?: LoadedTemplate[];
+  /**
+   * spec.workloadRef resolved: `rollout` then carries the Deployment's template (and selector, when
+   * the Rollout has none). `error` when the Deployment cannot be used.
+   */
+  workload?: { name: string; replicas: number; generation: number } | { error: string };
 }
 
 export type Action =
@@ -43,10 +48,20 @@ export type Action =
   | { type: 'deleteReplicaSet'; name: string }
   | { type: 'setServiceSelector'; service: string; hash: string | null }
   | { type: 'deletePod'; name: string }
+  /** Labels/annotations of a ReplicaSet's pod template and of the ReplicaSet itself (null removes). */
+  | { type: 'patchReplicaSetMetadata'; name: string; annotations: Record<string, string | null>; template: MetadataPatch }
+  | { type: 'patchPodMetadata'; name: string; patch: MetadataPatch }
+  /** spec.replicas of the Deployment a workloadRef points at. */
+  | { type: 'scaleDeployment'; name: string; replicas: number }
   | { type: 'createAnalysisRun'; run: AnalysisRun }
   | { type: 'terminateAnalysisRun'; name: string }
   | { type: 'setFinalizer'; present: boolean }
   | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface MetadataPatch {
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
+}
 
 export interface Plan {
   actions: Action[];
