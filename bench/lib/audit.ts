@@ -34,7 +34,7 @@ export const auditOffset = (file: string): number => {
 export interface RequestCounts {
   total: number;
   byVerb: Record<string, number>;
-  /** "verb resource[/subresource][ dry-run]" */
+  /** "verb resource[/subresource][ dry-run][ <HTTP status> when not 2xx]" */
   byRequest: Record<string, number>;
   userAgents: string[];
 }
@@ -59,7 +59,9 @@ export async function countRequests(file: string, fromOffset: number, ua: RegExp
     agents.add(ev.userAgent);
     const ref = ev.objectRef ?? {};
     const dry = /[?&]dryRun=/.test(ev.requestURI ?? '') ? ' dry-run' : '';
-    const what = `${ev.verb} ${ref.resource ?? ev.requestURI}${ref.subresource ? `/${ref.subresource}` : ''}${dry}`;
+    const code = Number(ev.responseStatus?.code ?? 0);
+    const failed = code >= 300 ? ` ${code}` : '';
+    const what = `${ev.verb} ${ref.resource ?? ev.requestURI}${ref.subresource ? `/${ref.subresource}` : ''}${dry}${failed}`;
     out.total++;
     out.byVerb[ev.verb] = (out.byVerb[ev.verb] ?? 0) + 1;
     out.byRequest[what] = (out.byRequest[what] ?? 0) + 1;

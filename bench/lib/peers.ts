@@ -93,6 +93,7 @@ export async function startInNetns(o: {
       BENCH_PORTS: o.ports.join(' '),
     },
     logFile,
+    append: true, // one log per peer across the runs
   });
   const deadline = Date.now() + 15_000;
   while (!existsSync(ready)) {
