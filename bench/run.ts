@@ -22,7 +22,7 @@ import { auditArgs, auditOffset, countRequests, type RequestCounts } from './lib
 import { analyseFlagger, analyseRollouts, pct, settledWorkload, timeToSafety, type RunFigures } from './lib/measure.ts';
 import { buildPeers, installPeerCrds, startArgo, startFlagger, type PeerDirs } from './lib/peers.ts';
 import { procSample, type ProcSample } from './lib/procstat.ts';
-import { now, PATHS, record, type Recorder } from './lib/recorder.ts';
+import { now, PATHS, record } from './lib/recorder.ts';
 import { gitSyncBench, type GitSyncFigures } from './lib/gitsync.ts';
 import {
   blueGreenRollout,
@@ -52,7 +52,10 @@ const { values: opt } = parseArgs({
     keep: { type: 'boolean', default: false },
   },
 });
-const sizes = (opt.sizes ?? (opt.quick ? '10' : '1,100,1000')).split(',').map(Number).filter((n) => n > 0);
+const sizes = (opt.sizes ?? (opt.quick ? '10' : '1,100,1000'))
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const controllers = opt.controllers!.split(',') as Controller[];
 const workloads = new Set(opt.workloads!.split(','));
 const bgMax = Number(opt['bluegreen-max']);
@@ -155,7 +158,9 @@ class Bench {
       await this.create(objs, ns);
       const rollouts = rec.latest(c === 'flagger' ? 'canary' : 'rollout');
       const workloadsOf = (r: string) =>
-        [...rec.latest(c === 'flagger' ? 'deployment' : 'replicaset').values()].filter((o) => o.metadata.owner === r || o.metadata.name === r || o.metadata.name === `${r}-primary`);
+        [...rec.latest(c === 'flagger' ? 'deployment' : 'replicaset').values()].filter(
+          (o) => o.metadata.owner === r || o.metadata.name === r || o.metadata.name === `${r}-primary`,
+        );
       const initialDone = (r: string) => {
         const o = rollouts.get(r);
         if (!o) return false;
@@ -163,7 +168,12 @@ class Bench {
         if (c === 'flagger') return o.status?.phase === 'Initialized' && pods.length >= 2 && pods.every(settledWorkload);
         return o.status?.phase === 'Healthy' && Boolean(o.status?.stableRS) && pods.length > 0 && pods.every(settledWorkload);
       };
-      await until(`${n} ${c} objects initialised`, () => names.every(initialDone), 300_000 + n * 500, () => `(${names.filter(initialDone).length}/${n})`);
+      await until(
+        `${n} ${c} objects initialised`,
+        () => names.every(initialDone),
+        300_000 + n * 500,
+        () => `(${names.filter(initialDone).length}/${n})`,
+      );
       const initialHash = new Map(names.map((r) => [r, String(rollouts.get(r)?.status?.stableRS ?? '')]));
       if (w === 'safety') await this.env.traffic.setErrorRate('v3', 0.5);
 
@@ -179,7 +189,12 @@ class Bench {
         const body =
           c === 'flagger'
             ? { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: r, namespace: ns }, spec: { template: { spec: { containers: [container] } } } }
-            : { apiVersion: `${c === 'sluice' ? 'sluice.dev' : 'argoproj.io'}/v1alpha1`, kind: 'Rollout', metadata: { name: r, namespace: ns }, spec: { template: { spec: { containers: [container] } } } };
+            : {
+                apiVersion: `${c === 'sluice' ? 'sluice.dev' : 'argoproj.io'}/v1alpha1`,
+                kind: 'Rollout',
+                metadata: { name: r, namespace: ns },
+                spec: { template: { spec: { containers: [container] } } },
+              };
         await this.api.patch(body, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
       });
       let figures: RunFigures = { samples: [], completedAt: new Map(), writes: {} };
@@ -246,7 +261,8 @@ class Bench {
 
   /** Deletes the workload while the controller still runs (it may hold finalizers), then the namespace. */
   async cleanup(c: Controller, ns: string, ctl: { stop(): Promise<void> }): Promise<void> {
-    const kinds = c === 'sluice' ? 'rollouts.sluice.dev,analysisruns.sluice.dev' : c === 'argo' ? 'rollouts.argoproj.io,analysisruns.argoproj.io' : 'canaries.flagger.app';
+    const kinds =
+      c === 'sluice' ? 'rollouts.sluice.dev,analysisruns.sluice.dev' : c === 'argo' ? 'rollouts.argoproj.io,analysisruns.argoproj.io' : 'canaries.flagger.app';
     await this.k.run(['delete', kinds, '--all', '-n', ns, '--wait=true', '--timeout=300s'], { timeoutMs: 320_000 });
     await ctl.stop();
     await this.k.run(['delete', 'namespace', ns, '--wait=true', '--timeout=600s'], { timeoutMs: 620_000 });
@@ -264,7 +280,21 @@ function summary(r: RunResult): string {
 
 function table(results: RunResult[], git: GitSyncFigures | undefined): string {
   const rows: string[][] = [];
-  const head = ['workload', 'N', 'controller', 'done', 'wall s', 'ovh p50 ms', 'ovh p99 ms', 'safety p50 ms', 'CPU s', 'CPU s/rollout', 'RSS MiB', 'req/rollout', 'req by verb per rollout'];
+  const head = [
+    'workload',
+    'N',
+    'controller',
+    'done',
+    'wall s',
+    'ovh p50 ms',
+    'ovh p99 ms',
+    'safety p50 ms',
+    'CPU s',
+    'CPU s/rollout',
+    'RSS MiB',
+    'req/rollout',
+    'req by verb per rollout',
+  ];
   const groups = new Map<string, RunResult[]>();
   for (const r of results) groups.set(`${r.workload}/${r.n}`, [...(groups.get(`${r.workload}/${r.n}`) ?? []), r]);
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `x${(a / b).toFixed(2)}` : '-');
@@ -275,17 +305,38 @@ function table(results: RunResult[], git: GitSyncFigures | undefined): string {
         .map(([v, c]) => `${v} ${(c / Math.max(1, r.completed)).toFixed(1)}`)
         .join(', ');
       rows.push([
-        r.workload, String(r.n), r.controller, `${r.completed}/${r.n}`, f(r.wallSeconds, 1), f(r.overhead.p50, 1), f(r.overhead.p99, 1),
-        r.timeToSafety ? f(r.timeToSafety.p50) : '-', f(r.cpuSeconds, 1), f(r.cpuPerRollout, 3), f(r.rssMiB), f(r.requestsPerRollout, 1), verbs,
+        r.workload,
+        String(r.n),
+        r.controller,
+        `${r.completed}/${r.n}`,
+        f(r.wallSeconds, 1),
+        f(r.overhead.p50, 1),
+        f(r.overhead.p99, 1),
+        r.timeToSafety ? f(r.timeToSafety.p50) : '-',
+        f(r.cpuSeconds, 1),
+        f(r.cpuPerRollout, 3),
+        f(r.rssMiB),
+        f(r.requestsPerRollout, 1),
+        verbs,
       ]);
     }
     const s = rs.find((r) => r.controller === 'sluice');
     for (const p of rs.filter((r) => r.controller !== 'sluice')) {
       if (!s) continue;
       rows.push([
-        s.workload, String(s.n), `sluice/${p.controller}`, '', ratio(s.wallSeconds, p.wallSeconds), ratio(s.overhead.p50, p.overhead.p50), ratio(s.overhead.p99, p.overhead.p99),
-        s.timeToSafety && p.timeToSafety ? ratio(s.timeToSafety.p50, p.timeToSafety.p50) : '-', ratio(s.cpuSeconds, p.cpuSeconds), ratio(s.cpuPerRollout, p.cpuPerRollout),
-        ratio(s.rssMiB, p.rssMiB), ratio(s.requestsPerRollout, p.requestsPerRollout), '',
+        s.workload,
+        String(s.n),
+        `sluice/${p.controller}`,
+        '',
+        ratio(s.wallSeconds, p.wallSeconds),
+        ratio(s.overhead.p50, p.overhead.p50),
+        ratio(s.overhead.p99, p.overhead.p99),
+        s.timeToSafety && p.timeToSafety ? ratio(s.timeToSafety.p50, p.timeToSafety.p50) : '-',
+        ratio(s.cpuSeconds, p.cpuSeconds),
+        ratio(s.cpuPerRollout, p.cpuPerRollout),
+        ratio(s.rssMiB, p.rssMiB),
+        ratio(s.requestsPerRollout, p.requestsPerRollout),
+        '',
       ]);
     }
   }
@@ -297,13 +348,17 @@ function table(results: RunResult[], git: GitSyncFigures | undefined): string {
       `\nGit sync (Sluice): commit -> applied via webhook p50 ${f(git.webhookToApplied.p50)}ms max ${f(git.webhookToApplied.max)}ms (${git.webhookToApplied.samples} commits); ` +
       `first sync of ${git.manifests} manifests ${f(git.firstSyncSeconds, 1)}s (${git.firstSyncRequests.total} requests); ` +
       `no-op sync p50 ${f(git.noopSync.p50)}ms (${git.noopSync.samples}), ${f(git.noopRequests.total / Math.max(1, git.noopSync.samples), 1)} requests each: ` +
-      `${Object.entries(git.noopRequests.byRequest).map(([k, v]) => `${k} ${(v / Math.max(1, git.noopSync.samples)).toFixed(1)}`).join(', ')}\n`;
+      `${Object.entries(git.noopRequests.byRequest)
+        .map(([k, v]) => `${k} ${(v / Math.max(1, git.noopSync.samples)).toFixed(1)}`)
+        .join(', ')}\n`;
   }
   return out;
 }
 
 async function machine(): Promise<Obj> {
-  const cpu = (await run('bash', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc; free -g | awk '/Mem:/{print $2}'"])).stdout.trim().split('\n');
+  const cpu = (await run('bash', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc; free -g | awk '/Mem:/{print $2}'"])).stdout
+    .trim()
+    .split('\n');
   const git = (await run('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
   return { cpu: cpu[0]?.trim(), cores: Number(cpu[1]), memGiB: Number(cpu[2]), node: process.version, sluiceCommit: git };
 }

@@ -73,7 +73,10 @@ export async function gitSyncBench(env: Env, auditLog: string, manifests: number
     env: { SLUICE_LOG_LEVEL: 'info', SLUICE_WEBHOOK_ADDR: `127.0.0.1:${hookPort}`, SLUICE_GIT_CACHE_DIR: join(d.stateDir, 'bench-git-cache') },
   });
   await k.ok(['create', 'namespace', ns]);
-  const rec = record(d.kubeconfig, ns, { rollout: '/apis/sluice.dev/v1alpha1/namespaces/{ns}/rollouts', gitsync: '/apis/sluice.dev/v1alpha1/namespaces/{ns}/gitsyncs' });
+  const rec = record(d.kubeconfig, ns, {
+    rollout: '/apis/sluice.dev/v1alpha1/namespaces/{ns}/rollouts',
+    gitsync: '/apis/sluice.dev/v1alpha1/namespaces/{ns}/gitsyncs',
+  });
   await rec.ready;
   const gs = (n: string) => rec.latest('gitsync').get(n);
   try {

@@ -184,7 +184,8 @@ export function analyseFlagger(events: Ev[], start: Map<string, number>): RunFig
       else set.set(e.name, e.obj);
       if (on) {
         if (e.type !== 'MODIFIED') wrote(r, `deployment ${e.type === 'ADDED' ? 'create' : 'delete'}`, e.t);
-        else if (before && e.name === r && e.obj.spec.image !== before.spec.image) addCond(r, 'spec-change', e.t); // the bench's change
+        else if (before && e.name === r && e.obj.spec.image !== before.spec.image)
+          addCond(r, 'spec-change', e.t); // the bench's change
         else if (before && e.obj.metadata.generation !== before.metadata.generation)
           wrote(r, e.obj.spec.replicas !== before.spec.replicas ? 'deployment scale' : 'deployment spec', e.t);
         else if (before && (!sameJson(e.obj.metadata.annotations, before.metadata.annotations) || !sameJson(e.obj.metadata.labels, before.metadata.labels)))

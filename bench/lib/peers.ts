@@ -137,7 +137,13 @@ export function startFlagger(o: { dirs: PeerDirs; kubeconfig: string; apiServer:
     bin: join(o.dirs.flagger, 'bin', 'flagger'),
     // kubernetes provider: blue-green by switching plain Services; defaults otherwise
     // (qps 100, burst 250, threadiness 2, control loop 10s)
-    args: [`-kubeconfig=${o.kubeconfig}`, '-mesh-provider=kubernetes', `-metrics-server=${o.prometheusUrl}`, '-log-level=info', '-enable-leader-election=false'],
+    args: [
+      `-kubeconfig=${o.kubeconfig}`,
+      '-mesh-provider=kubernetes',
+      `-metrics-server=${o.prometheusUrl}`,
+      '-log-level=info',
+      '-enable-leader-election=false',
+    ],
     ports: [portOf(o.apiServer), portOf(o.prometheusUrl)],
     stateDir: o.stateDir,
   });

@@ -32,7 +32,11 @@ function slim(kind: Kind, o: Obj): Obj {
   };
   switch (kind) {
     case 'rollout':
-      return { metadata: meta, spec: { image: o.spec?.template?.spec?.containers?.[0]?.image, steps: o.spec?.strategy?.canary?.steps }, status: o.status ?? {} };
+      return {
+        metadata: meta,
+        spec: { image: o.spec?.template?.spec?.containers?.[0]?.image, steps: o.spec?.strategy?.canary?.steps },
+        status: o.status ?? {},
+      };
     case 'replicaset':
     case 'deployment':
       return { metadata: meta, spec: { replicas: o.spec?.replicas ?? 1, image: o.spec?.template?.spec?.containers?.[0]?.image }, status: o.status ?? {} };
@@ -43,13 +47,20 @@ function slim(kind: Kind, o: Obj): Obj {
         metadata: meta,
         status: {
           phase: o.status?.phase,
-          metricResults: (o.status?.metricResults ?? []).map((r: Obj) => ({ name: r.name, phase: r.phase, measurements: (r.measurements ?? []).map((x: Obj) => ({ phase: x.phase })) })),
+          metricResults: (o.status?.metricResults ?? []).map((r: Obj) => ({
+            name: r.name,
+            phase: r.phase,
+            measurements: (r.measurements ?? []).map((x: Obj) => ({ phase: x.phase })),
+          })),
         },
       };
     case 'canary':
       return { metadata: meta, status: { phase: o.status?.phase, lastTransitionTime: o.status?.lastTransitionTime } };
     case 'gitsync':
-      return { metadata: meta, status: { lastSyncedCommit: o.status?.lastSyncedCommit, lastHandledSyncRequest: o.status?.lastHandledSyncRequest, lastError: o.status?.lastError } };
+      return {
+        metadata: meta,
+        status: { lastSyncedCommit: o.status?.lastSyncedCommit, lastHandledSyncRequest: o.status?.lastHandledSyncRequest, lastError: o.status?.lastError },
+      };
   }
 }
 

@@ -176,7 +176,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     prometheus.addAlertmanager('e2e', alertmanager.target);
     const kubectl = makeKubectl(cluster.kubeconfig);
     const [traffic, crds] = await settleAll([
-      startTraffic({ kubeconfig: cluster.kubeconfig, stateDir, port: trafficPort, rps: opts.rps, ...(opts.trafficSelector ? { extraSelector: opts.trafficSelector } : {}) }).then((t) => (started.push(t), t)),
+      startTraffic({
+        kubeconfig: cluster.kubeconfig,
+        stateDir,
+        port: trafficPort,
+        rps: opts.rps,
+        ...(opts.trafficSelector ? { extraSelector: opts.trafficSelector } : {}),
+      }).then((t) => (started.push(t), t)),
       opts.installCrds === false || truthy(process.env.E2E_SKIP_CRDS) ? Promise.resolve([] as string[]) : installCrds(kubectl),
     ]);
 
