@@ -19,6 +19,14 @@ export interface ClusterOptions {
   nodes?: number;
   /** Use this kubeconfig instead of starting a cluster (default: $E2E_KUBECONFIG). */
   externalKubeconfig?: string;
+  /** Pods each kwok Node takes (capacity and allocatable; default 110, a kubelet's default). */
+  nodePods?: number;
+  /** Extra kube-apiserver flags (e.g. an audit log), after the defaults so they win. */
+  apiserverArgs?: string[];
+  /** Extra kube-controller-manager flags (e.g. --kube-api-qps=500), after the defaults so they win. */
+  controllerManagerArgs?: string[];
+  /** Extra kube-scheduler flags, after the defaults so they win. */
+  schedulerArgs?: string[];
 }
 
 export interface ClusterHandle {
@@ -189,7 +197,7 @@ current-context: sluice-e2e
 `;
 }
 
-function nodeManifest(name: string): string {
+function nodeManifest(name: string, pods: number): string {
   return `apiVersion: v1
 kind: Node
 metadata:
@@ -208,11 +216,11 @@ status:
   allocatable:
     cpu: "32"
     memory: 256Gi
-    pods: "110"
+    pods: "${pods}"
   capacity:
     cpu: "32"
     memory: 256Gi
-    pods: "110"
+    pods: "${pods}"
 `;
 }
 
@@ -320,6 +328,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
       '--allow-privileged=true',
       '--profiling=false',
       '--v=1',
+      ...(opts.apiserverArgs ?? []),
     ];
     const startApiserver = (append: boolean) =>
       startProcess({
@@ -367,6 +376,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
         // and kwok never makes a pod Ready again
         '--node-monitor-grace-period=1h',
         '--v=1',
+        ...(opts.controllerManagerArgs ?? []),
       ],
       logFile: join(logs, 'kube-controller-manager.log'),
     });
@@ -374,7 +384,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
     const scheduler = startProcess({
       name: 'kube-scheduler',
       cmd: join(bin, 'kube-scheduler'),
-      args: [...common, `--secure-port=${schedPort}`, '--v=1'],
+      args: [...common, `--secure-port=${schedPort}`, '--v=1', ...(opts.schedulerArgs ?? [])],
       logFile: join(logs, 'kube-scheduler.log'),
     });
     procs.push(scheduler);
@@ -433,7 +443,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
 
     const kubectl = makeKubectl(kubeconfig);
     const nodes = Array.from({ length: opts.nodes ?? 2 }, (_, i) => `kwok-node-${i}`);
-    await kubectl.apply(nodes.map(nodeManifest).join('---\n'));
+    await kubectl.apply(nodes.map((n) => nodeManifest(n, opts.nodePods ?? 110)).join('---\n'));
     await waitHealthy(
       kwok,
       `nodes ${nodes.join(', ')} Ready`,

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type ClusterHandle } from './cluster.ts';
+import { startCluster, type ClusterHandle, type ClusterOptions } from './cluster.ts';
 import { startGitServer, type GitServerHandle, type GitServerInfo } from './git.ts';
 import { makeKubectl, type Kubectl } from './kubectl.ts';
 import { startPrometheus, type PrometheusHandle } from './prometheus.ts';
@@ -67,6 +67,10 @@ export interface EnvOptions {
   rps?: number;
   /** Apply crds/ (default true). */
   installCrds?: boolean;
+  /** Only pods that also match these label selector terms get simulated traffic (default: all). */
+  trafficSelector?: string;
+  /** Extra cluster settings (kwok Node pod capacity, component flags): the benchmark's knobs. */
+  cluster?: Pick<ClusterOptions, 'nodePods' | 'apiserverArgs' | 'controllerManagerArgs' | 'schedulerArgs'>;
 }
 
 async function installCrds(k: Kubectl): Promise<string[]> {
@@ -159,7 +163,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     // The traffic helper needs the cluster; Prometheus only needs its address.
     const trafficPort = await freePort();
     const [cluster, git, prometheus, { webhook, alertmanager }] = await settleAll([
-      startCluster({ stateDir, nodes: opts.nodes }).then((c) => (started.push(c), c)),
+      startCluster({ stateDir, nodes: opts.nodes, ...opts.cluster }).then((c) => (started.push(c), c)),
       startGitServer({ stateDir }).then((g) => (started.push(g), g)),
       startPrometheus({ stateDir, trafficTargets: [`127.0.0.1:${trafficPort}`] }).then((p) => (started.push(p), p)),
       startWebhookReceiver({ stateDir }).then(async (webhook) => {
@@ -172,7 +176,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<Env> {
     prometheus.addAlertmanager('e2e', alertmanager.target);
     const kubectl = makeKubectl(cluster.kubeconfig);
     const [traffic, crds] = await settleAll([
-      startTraffic({ kubeconfig: cluster.kubeconfig, stateDir, port: trafficPort, rps: opts.rps }).then((t) => (started.push(t), t)),
+      startTraffic({
+        kubeconfig: cluster.kubeconfig,
+        stateDir,
+        port: trafficPort,
+        rps: opts.rps,
+        ...(opts.trafficSelector ? { extraSelector: opts.trafficSelector } : {}),
+      }).then((t) => (started.push(t), t)),
       opts.installCrds === false || truthy(process.env.E2E_SKIP_CRDS) ? Promise.resolve([] as string[]) : installCrds(kubectl),
     ]);
 

@@ -71,6 +71,8 @@ export interface TrafficOptions {
   port?: number;
   /** Requests per second per Ready pod (default 10). */
   rps?: number;
+  /** Label selector terms a pod must also match to get traffic (default none: every rollout pod). */
+  extraSelector?: string;
 }
 
 export async function startTraffic(opts: TrafficOptions): Promise<TrafficHandle> {
@@ -85,6 +87,7 @@ export async function startTraffic(opts: TrafficOptions): Promise<TrafficHandle>
       KUBECONFIG: opts.kubeconfig,
       TRAFFIC_ADDR: `127.0.0.1:${port}`,
       TRAFFIC_RPS: String(opts.rps ?? 10),
+      ...(opts.extraSelector ? { TRAFFIC_EXTRA_SELECTOR: opts.extraSelector } : {}),
     },
     logFile: join(opts.stateDir, 'logs', 'traffic.log'),
   });

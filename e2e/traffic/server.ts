@@ -6,7 +6,8 @@
 // (see e2e/README.md) and can be overridden at runtime over HTTP.
 //
 // Environment: KUBECONFIG (required), TRAFFIC_ADDR=127.0.0.1:PORT (required),
-// TRAFFIC_RPS (requests per second per Ready pod, default 10).
+// TRAFFIC_RPS (requests per second per Ready pod, default 10), TRAFFIC_EXTRA_SELECTOR (label
+// selector terms a pod must also match, e.g. `bench/traffic=on`; default none).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
 
@@ -14,6 +15,7 @@ const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 const TICK_MS = 100;
 const FLAKY_PERIOD_MS = 10_000;
 const SELECTOR = 'rollouts-pod-template-hash';
+const WATCH_SELECTOR = [SELECTOR, process.env.TRAFFIC_EXTRA_SELECTOR].filter(Boolean).join(',');
 
 /** Per-pod state; GET /state serves it without the internal counters (the harness reads this type). */
 export interface PodState {
@@ -275,7 +277,7 @@ let current: AbortController | undefined;
 async function listAndWatch(): Promise<void> {
   while (!stopping) {
     try {
-      const list = await core.listPodForAllNamespaces({ labelSelector: SELECTOR });
+      const list = await core.listPodForAllNamespaces({ labelSelector: WATCH_SELECTOR });
       const seen = new Set<string>();
       for (const p of list.items) {
         upsert(p);
@@ -292,7 +294,7 @@ async function listAndWatch(): Promise<void> {
         watcher
           .watch(
             '/api/v1/pods',
-            { labelSelector: SELECTOR, resourceVersion: rv, allowWatchBookmarks: true },
+            { labelSelector: WATCH_SELECTOR, resourceVersion: rv, allowWatchBookmarks: true },
             (type, obj: V1Pod) => {
               if (type === 'ADDED' || type === 'MODIFIED') upsert(obj);
               else if (type === 'DELETED') {
