@@ -75,6 +75,20 @@ function setup(spec: Partial<AnalysisRun['spec']> & { metrics: Metric[] }, next:
 }
 
 describe('reconcileAnalysisRun', () => {
+  test('the run starts no later than its first measurement (timestamps in status are consistent)', async () => {
+    const s = setup({ metrics: [metric({ interval: '30s', count: 2 })] });
+    s.metrics.next = () => {
+      s.clock.advance(1_500); // a slow Prometheus
+      return vector(0.01);
+    };
+    await s.create();
+    await s.reconcile();
+    const status = s.current()?.status;
+    const first = status?.metricResults?.[0]?.measurements?.[0];
+    assert.ok(status?.startedAt && first?.startedAt);
+    assert.ok(Date.parse(status.startedAt) <= Date.parse(first.startedAt), `startedAt ${status.startedAt} is after the first measurement's ${first.startedAt}`);
+  });
+
   test('measures on time, one status patch per change, requeues exactly at the next measurement', async () => {
     const values = [0.01, 0.02, 0.03];
     const s = setup({ metrics: [metric({ interval: '30s', count: 3 })] }, () => vector(values.shift() as number));

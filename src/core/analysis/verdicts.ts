@@ -489,7 +489,9 @@ export function calculateRunStatus(
 ): RunStatusUpdate {
   const previous = run.status ?? {};
   if (isCompleted(previous.phase)) return { status: previous };
-  const startedAtText = previous.startedAt ?? now.toISOString();
+  // A run starts when its first measurement does (measuring takes time: `now` is after it).
+  const firstMeasurement = Math.min(...[...measurements.values()].map((m) => parseTime(m.startedAt)?.getTime() ?? Infinity));
+  const startedAtText = previous.startedAt ?? new Date(Math.min(firstMeasurement, now.getTime())).toISOString();
   const startedAt = parseTime(startedAtText) ?? now;
 
   const results = compiled.map((c) => {
