@@ -135,7 +135,7 @@ function healthyOn(image: string) {
 
 async function main(): Promise<void> {
   out(bold('Sluice demo: a canary rollout on a local Kubernetes control plane'));
-  out(dim('(the first run builds Kubernetes from source, 5-15 minutes; later runs start in seconds)'));
+  out(dim('(the first run builds Kubernetes from source, about 7 minutes on 2 cores; later runs start in seconds)'));
   out();
 
   // 1. the environment: the one E2E_ENV names, or a new one owned (and stopped) by this process

@@ -24,8 +24,10 @@ minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"; patch="${K8S_VERSION##*.}"
 work="$CACHE/build-$K8S_VERSION"
 mkdir -p "$work"
 
+built=0
 if need kube-apiserver kube-controller-manager kube-scheduler etcd; then
-  say "building Kubernetes $K8S_VERSION (first run only; several minutes on 2 cores)"
+  built=1
+  say "building Kubernetes $K8S_VERSION (first run only; about 7 minutes on 2 cores, longer on a busy machine)"
   proxy="$(go env GOPROXY | cut -d, -f1)"
   mod="$(curl -fsS "$proxy/k8s.io/kubernetes/@v/$K8S_VERSION.mod")"
   # Every staging module is required as v0.0.0 and replaced by a local path in the
@@ -77,8 +79,10 @@ GO
 fi
 
 if need kwok; then
+  built=1
   say "go install kwok $KWOK_VERSION"
   GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 fi
+if [ "$built" = 1 ]; then say "built in $((SECONDS / 60)) min $((SECONDS % 60)) s"; fi
 say "binaries ready in $BIN"
 echo "$BIN"
