@@ -168,28 +168,18 @@ function planAbort(ctx: Context, canary: CanaryStrategy, stable: ReplicaSet | un
   removePause(ctx, 'CanaryPauseStep');
   removePause(ctx, 'InconclusiveAnalysis');
   status.controllerPause = undefined;
-  // Back to weight 0 within maxSurge/maxUnavailable, as Argo Rollouts' basic canary: canary pods go
-  // as stable pods become available. abortScaleDownDelaySeconds: 0 keeps the canary pods (Argo's
-  // meaning of 0); a positive value keeps them that long. Either way the canary Service points at stable.
+  // Time to safety first (different on purpose from Argo Rollouts, which takes the canary down
+  // within maxUnavailable): with replica weights every canary pod takes traffic, so the canary goes
+  // to zero in this plan and the stable revision gets every replica at once. abortScaleDownDelaySeconds
+  // keeps the canary pods (0: until a retry or a new revision, Argo's meaning of 0; N: N seconds);
+  // either way the canary Service points at stable at once.
   const n = ctx.replicas;
-  const budgets = calculateBudgets(n, canary.maxSurge, canary.maxUnavailable);
   const delay = canary.abortScaleDownDelaySeconds;
   const scaleDownAt = delay === undefined ? 0 : Date.parse(status.abortedAt) + delay * 1000;
   const keepCanary = delay === 0 || ctx.now.getTime() < scaleDownAt;
   if (delay !== undefined && delay > 0 && keepCanary) wakeAt(ctx, scaleDownAt);
-  const desired = { canary: keepCanary ? specReplicas(canaryRS) : 0, stable: n };
-  const others = [...ctx.rsByHash.values()].filter((rs) => rs !== stable && rs !== canaryRS).reduce((sum, rs) => sum + specReplicas(rs), 0);
-  const move = calculateCanaryMove({
-    replicas: n,
-    budgets,
-    desired,
-    canary: canaryRS ? counts(canaryRS) : undefined,
-    stable: counts(stable),
-    othersSpec: others,
-  });
-  // A kept canary does not hold back the stable revision: it gets all its pods now.
-  scale(ctx, stable, keepCanary ? n : move.stable);
-  scale(ctx, canaryRS, keepCanary ? specReplicas(canaryRS) : move.canary);
+  scale(ctx, stable, n);
+  scale(ctx, canaryRS, keepCanary ? specReplicas(canaryRS) : 0);
   syncEphemeralMetadata(ctx, stable, canary.stableMetadata);
   terminateAnalysis(ctx, () => true);
   status.desiredWeight = 0;

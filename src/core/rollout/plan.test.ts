@@ -81,17 +81,18 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     },
   },
   {
-    // As Argo Rollouts' basic canary: back to weight 0 within maxSurge 1 / maxUnavailable 1 of 4;
-    // canary pods go only as stable pods become available (Argo's e2e TestReduceWeightAndHonorMaxUnavailable).
-    name: 'abort: stable grows within maxSurge and the canary stays until stable pods are available',
+    // Time to safety first (different on purpose from Argo Rollouts, docs/compat.md): with replica
+    // weights every canary pod takes traffic, so an abort removes them all in the same plan and
+    // gives the stable revision every replica, whatever maxUnavailable says.
+    name: 'abort: every canary pod goes in the same plan; the stable revision gets every replica',
     input: observed(rollout('v2', { stableRS: h1, currentPodHash: h2, currentStepIndex: 1, abort: true }), [rs('v1', 2, 1), rs('v2', 2, 2)]),
     expect: (p) => {
       const scales = p.actions.filter((a) => a.type === 'scaleReplicaSet').map((a) => (a.type === 'scaleReplicaSet' ? [a.name, a.replicas] : []));
       assert.deepEqual(
         scales.sort(),
         [
-          [`a-${h1}`, 3],
-          [`a-${h2}`, 1],
+          [`a-${h1}`, 4],
+          [`a-${h2}`, 0],
         ].sort(),
       );
       assert.equal(p.status.phase, 'Degraded');
