@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Rollout } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workload.ts';
 import { podTemplateHash } from '../shared/hash.ts';
-import { INVALID_SPEC_REQUEUE_MS, plan } from './plan.ts';
+import { INVALID_SPEC_REQUEUE_MS } from '../shared/requeue.ts';
+import { plan } from './plan.ts';
 import type { Observed } from './types.ts';
 
 const now = new Date('2026-01-01T00:10:00Z');
