@@ -8,6 +8,7 @@ import { kinds, type Informer, type KubeClient, type KubeObject } from '../../po
 import { Controller, controllerOwner, keyOf } from '../runtime/controller.ts';
 import { EventRecorder, type EventSource } from '../runtime/events.ts';
 import type { ControllerMetrics } from '../runtime/metrics.ts';
+import { controllerOwnerUid, OwnerIndex } from '../runtime/owner-index.ts';
 import { StatusWriter } from '../runtime/status-writer.ts';
 import { RolloutReconciler, type Planned, type RolloutCaches } from './rollout-reconciler.ts';
 
@@ -38,12 +39,20 @@ export class RolloutController {
   constructor(opts: RolloutControllerOptions) {
     const { kube, namespace } = opts;
     const scope = namespace ? { namespace } : {};
+    const replicaSets = kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL });
+    const pods = kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL });
+    const analysisRuns = opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope);
     const caches: RolloutCaches = {
       rollouts: kube.informer(kinds.rollout, scope),
-      replicaSets: kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
-      pods: kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL }),
+      replicaSets,
+      pods,
       services: kube.informer(kinds.service, scope),
-      analysisRuns: opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope),
+      analysisRuns,
+      indexes: {
+        replicaSetsByRollout: new OwnerIndex(replicaSets, (rs) => controllerOwnerUid(rs, 'Rollout')),
+        podsByReplicaSet: new OwnerIndex(pods, (pod) => controllerOwnerUid(pod, 'ReplicaSet')),
+        analysisRunsByRollout: new OwnerIndex(analysisRuns, (run) => controllerOwnerUid(run, 'Rollout')),
+      },
       analysisTemplates: kube.informer(kinds.analysisTemplate, scope),
       clusterAnalysisTemplates: kube.informer(kinds.clusterAnalysisTemplate),
       deployments: kube.informer(kinds.deployment, scope),

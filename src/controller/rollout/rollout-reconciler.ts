@@ -16,6 +16,7 @@ import type { Clock } from '../../ports/clock.ts';
 import { isNotFound, KubeError, kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 import type { ObjectKey, ReconcileContext, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
+import type { OwnerIndex } from '../runtime/owner-index.ts';
 import type { StatusWriter } from '../runtime/status-writer.ts';
 
 export const FIELD_MANAGER = 'sluice-controller';
@@ -30,6 +31,11 @@ export interface RolloutCaches {
   clusterAnalysisTemplates: Informer;
   /** Deployments, for Rollouts with spec.workloadRef. */
   deployments?: Informer;
+  indexes: {
+    replicaSetsByRollout: OwnerIndex;
+    podsByReplicaSet: OwnerIndex;
+    analysisRunsByRollout: OwnerIndex;
+  };
 }
 
 /** One reconcile's decision with its input: (observed, now) replays to the same plan. */
@@ -101,15 +107,15 @@ export class RolloutReconciler implements Reconciler {
     const { rollout, workload } = this.resolveWorkload(parsed.data);
     const uid = rollout.metadata.uid;
     const { caches } = this.deps;
-    const replicaSets = caches.replicaSets.list(namespace).filter((rs) => ownedBy(rs, uid));
-    const rsNames = new Set(replicaSets.map((rs) => rs.metadata?.name));
-    const pods = caches.pods.list(namespace).filter((p) => (p.metadata?.ownerReferences ?? []).some((r) => r.kind === 'ReplicaSet' && rsNames.has(r.name)));
+    // Only this Rollout's objects, through the owner indexes: never a scan of the namespace.
+    const replicaSets = uid ? caches.indexes.replicaSetsByRollout.get(uid).filter((rs) => ownedBy(rs, uid)) : [];
+    const pods = replicaSets.flatMap((rs) => (rs.metadata?.uid ? caches.indexes.podsByReplicaSet.get(rs.metadata.uid) : []));
     const services: Record<string, Service | undefined> = {};
     for (const svc of referencedServices(rollout)) {
       const obj = caches.services.get(namespace, svc);
       services[svc] = obj ? Service.parse(obj) : undefined;
     }
-    const runs = caches.analysisRuns.list(namespace).filter((r) => ownedBy(r, uid));
+    const runs = uid ? caches.indexes.analysisRunsByRollout.get(uid) : [];
     const template = await this.checkTemplate(rollout, replicaSets);
     const observed: Observed = {
       rollout,
