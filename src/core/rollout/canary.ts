@@ -24,7 +24,22 @@ import { canaryScaleAtStep, describeStep, stepLabel, weightAtStep } from './step
 
 const counts = (rs: ReplicaSet | undefined): RsCounts => ({ spec: specReplicas(rs), available: availableReplicas(rs) });
 
+/**
+ * Plans the canary. A step that completes is followed by the next one in the same plan (its
+ * weight, its pause, its analysis), so a rollout never spends a reconcile and a status write on
+ * "step N starting"; bounded by the number of steps.
+ */
 export function planCanary(ctx: Context, canary: CanaryStrategy): void {
+  const rounds = (canary.steps?.length ?? 0) + 1;
+  for (let round = 0; round < rounds; round++) {
+    ctx.stepAdvanced = false;
+    planCanaryStep(ctx, canary);
+    if (!ctx.stepAdvanced) return;
+  }
+  wakeAt(ctx, ctx.now.getTime()); // more steps completed than rounds: carry on at once
+}
+
+function planCanaryStep(ctx: Context, canary: CanaryStrategy): void {
   const { status, replicas: n } = ctx;
   const stableHash = status.stableRS as string;
   const stable = ctx.rsByHash.get(stableHash);
@@ -138,7 +153,7 @@ function advance(ctx: Context, index: number, count: number, description: string
   removePause(ctx, 'CanaryPauseStep');
   event(ctx, 'StepCompleted', `Step ${stepLabel(index, count)} completed (${description})`);
   ctx.progress = index + 1 >= count ? 'All steps completed: promoting' : `Step ${stepLabel(index + 1, count)} starting`;
-  wakeAt(ctx, ctx.now.getTime());
+  ctx.stepAdvanced = true;
 }
 
 function promote(ctx: Context, canary: CanaryStrategy, oldStable: string): void {

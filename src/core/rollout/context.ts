@@ -26,6 +26,8 @@ export interface Context {
   /** What the strategy is doing or waiting for, for status.message. */
   progress?: string;
   deadlineExceeded?: boolean;
+  /** Set when a canary step completed in this plan (the next one is planned right after). */
+  stepAdvanced?: boolean;
 }
 
 export function hashOf(rs: ReplicaSet): string | undefined {
@@ -45,8 +47,11 @@ export function availableReplicas(rs: ReplicaSet | undefined): number {
   return observedGeneration >= generation ? available : Math.min(available, rs.spec.replicas ?? 0);
 }
 
+/** Ready pods, trusted like available ones (so the two counts move together in status). */
 export function readyReplicas(rs: ReplicaSet | undefined): number {
-  return rs?.status?.readyReplicas ?? 0;
+  if (!rs) return 0;
+  const ready = rs.status?.readyReplicas ?? 0;
+  return (rs.status?.observedGeneration ?? 0) >= (rs.metadata.generation ?? 0) ? ready : Math.min(ready, rs.spec.replicas ?? 0);
 }
 
 export function revisionOf(rs: ReplicaSet): number {

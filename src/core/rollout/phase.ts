@@ -26,6 +26,7 @@ export function calculatePhase(ctx: Context): PhaseAndMessage {
     availableReplicas(stable) >= ctx.replicas &&
     (stable.status?.replicas ?? 0) === ctx.replicas &&
     others.length === 0;
-  if (done) return { phase: 'Healthy', message: ctx.progress ?? `Healthy: ${ctx.replicas}/${ctx.replicas} pods of revision ${ctx.newHash} available` };
+  // One Healthy message whatever the last decision was, so reaching Healthy is one status write, not two.
+  if (done) return { phase: 'Healthy', message: `Healthy: ${ctx.replicas}/${ctx.replicas} pods of revision ${ctx.newHash} available` };
   return { phase: 'Progressing', message: ctx.progress ?? 'Progressing' };
 }

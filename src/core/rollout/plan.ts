@@ -11,6 +11,7 @@ import { checkProgressDeadline } from './deadline.ts';
 import { planRestart } from './restart.ts';
 import { buildReplicaSet, bumpRevisionIfReused, cleanUpHistory, noteNewRevision } from './revisions.ts';
 import { INVALID_SPEC_REQUEUE_MS } from '../shared/requeue.ts';
+import { stableStringify } from '../shared/hash.ts';
 import { selectorToString } from '../shared/selectors.ts';
 import type { Observed, Plan } from './types.ts';
 import { referencedServices, validateRollout } from './validate.ts';
@@ -102,7 +103,9 @@ function countReplicas(ctx: Context): void {
     status.availableReplicas = availableReplicas(active);
   }
   status.selector = selectorToString(rollout.spec.selector ?? {});
-  status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : undefined;
+  // The ReplicaSet being created in this plan has its revision already: no second write for it.
+  const creating = ctx.actions.find((a) => a.type === 'createReplicaSet');
+  status.currentRevision = ctx.newRS ? revisionOf(ctx.newRS) : creating?.type === 'createReplicaSet' ? revisionOf(creating.replicaSet) : undefined;
   status.gitRevision = rollout.metadata.annotations?.[GIT_REVISION_ANNOTATION];
   const workload = ctx.observed.workload;
   status.workloadObservedGeneration = workload && !('error' in workload) ? String(workload.generation) : undefined;
@@ -119,7 +122,18 @@ function finish(ctx: Context): Plan {
   scaleDownWorkload(ctx, phase.phase);
 
   const next = ctx.wakeAt.length ? Math.min(...ctx.wakeAt) - ctx.now.getTime() : undefined;
-  return { actions: ctx.actions, status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: Math.max(0, next) } : {}) };
+  return { actions: withoutRepeats(ctx.actions), status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: Math.max(0, next) } : {}) };
+}
+
+/** A strategy planned again in the same plan (a completed step, a deadline abort) may decide the same action twice: once is enough. */
+function withoutRepeats(actions: Plan['actions']): Plan['actions'] {
+  const seen = new Set<string>();
+  return actions.filter((a) => {
+    const key = stableStringify(a);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**
