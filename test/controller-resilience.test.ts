@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { RolloutController } from '../src/controller/rollout/rollout-controller.ts';
 import { kinds } from '../src/ports/kube.ts';
-import { canaryRollout, NS, startHarness } from './helpers/harness.ts';
+import { canaryRollout, NS, service, startHarness } from './helpers/harness.ts';
 
 describe('resilience', () => {
   test('a new controller process resumes a rollout without repeating or skipping a step', async () => {
@@ -86,6 +86,54 @@ describe('Events exactly once', () => {
       assert.equal(count('RolloutUpdated'), 1, h.events().join('\n'));
       assert.equal(count('RolloutPaused'), 1);
       assert.equal(count('RolloutCompleted'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('nothing gets stuck', () => {
+  test('deleting the namespace of a Rollout completes: cleanup the API server forbids there is skipped and the finalizer removed', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.service, service('app-stable'));
+      await h.kube.create(kinds.rollout, canaryRollout({ stableService: 'app-stable', steps: [{ setWeight: 50 }, { pause: {} }] }, { replicas: 2 }));
+      await h.settle();
+      assert.deepEqual(h.rollout().metadata?.finalizers, ['sluice.dev/service-selectors']);
+      await h.setImage('app', 'example/app:v2'); // mid-rollout, paused
+      // The namespace goes while the controller restarts (nothing remembered about the template).
+      await h.controller.stop();
+      await h.kube.terminateNamespace(NS);
+      const next = new RolloutController({ kube: h.kube, clock: h.clock, logger: pino({ level: 'silent' }) });
+      await next.start();
+      for (let i = 0; i < 20 && h.kube.remaining(NS).length > 0; i++) {
+        h.clock.advance(1_000);
+        await next.queue.idle();
+      }
+      await next.stop();
+      assert.deepEqual(h.kube.remaining(NS), [], 'the namespace still holds objects: its deletion would hang');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a Rollout deleted while the controller was down is cleaned up when it starts', async () => {
+    const h = await startHarness();
+    try {
+      await h.kube.create(kinds.service, service('app-stable'));
+      await h.kube.create(kinds.rollout, canaryRollout({ stableService: 'app-stable', steps: [{ setWeight: 50 }] }, { replicas: 2 }));
+      await h.settle();
+      await h.controller.stop();
+      await h.kube.delete(kinds.rollout, NS, 'app');
+      assert.ok(h.kube.peek(kinds.rollout, NS, 'app'), 'held by its finalizer while nobody runs');
+      const next = new RolloutController({ kube: h.kube, clock: h.clock, logger: pino({ level: 'silent' }) });
+      await next.start();
+      await next.queue.idle();
+      await h.settle();
+      await next.stop();
+      assert.equal(h.kube.peek(kinds.rollout, NS, 'app'), undefined);
+      const selector = (h.kube.peek(kinds.service, NS, 'app-stable') as { spec: { selector: Record<string, string> } }).spec.selector;
+      assert.equal(selector['rollouts-pod-template-hash'], undefined, 'the Service was unpinned');
     } finally {
       await h.stop();
     }

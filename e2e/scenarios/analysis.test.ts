@@ -79,7 +79,9 @@ function abortedTo(v: View, h1: string, h2: string, replicas: number, strategy: 
   assert.equal(s.phase, 'Degraded');
   assert.equal(s.abort, true);
   assert.equal(s.stableRS, h1, 'stable is still the old revision');
-  assert.equal(v.rs[h2]?.spec, 0, 'new revision scaled to 0');
+  // A canary's pods take traffic: gone at once. An aborted blue-green preview takes none (no Service
+  // selects it) and is kept for abortScaleDownDelaySeconds (default 30 s, as Argo Rollouts).
+  if (strategy === 'canary') assert.equal(v.rs[h2]?.spec, 0, 'new revision scaled to 0');
   assert.equal(v.rs[h1]?.spec, replicas, 'stable at full size');
   for (const svc of PINNED_SERVICES[strategy]) assert.equal(v.selectors[svc], h1, `${svc} back on stable`);
 }
@@ -521,7 +523,7 @@ describe('analysis', () => {
         const events = await s.waitEvent('RolloutAborted');
         assert.equal(events.find((e) => e.reason === 'RolloutAborted')!.message, message);
         assert.equal(events.filter((e) => e.reason === 'ActiveSwitched').length, 0, 'no switch');
-        await s.waitFor('preview pods gone', (v) => assert.equal(v.rs[h2]?.current, 0));
+        await s.waitFor('preview pods gone after abortScaleDownDelaySeconds (30 s)', (v) => assert.equal(v.rs[h2]?.current, 0), 45_000);
         assert.deepEqual(watch.violations, [], 'never promoted');
         await s.settled();
       },
@@ -569,7 +571,7 @@ describe('analysis', () => {
         assert.equal(events.find((e) => e.reason === 'RolloutAborted')!.message, message);
         assert.equal(events.filter((e) => e.reason === 'ActiveSwitched').length, 1, 'switched once (then back by the abort)');
         assert.equal(events.filter((e) => e.reason === 'RolloutCompleted').length, 0, 'never completed');
-        await s.waitFor('v2 pods gone', (v) => assert.equal(v.rs[h2]?.current, 0));
+        await s.waitFor('v2 pods gone after abortScaleDownDelaySeconds (30 s)', (v) => assert.equal(v.rs[h2]?.current, 0), 45_000);
         assert.deepEqual(watch.violations, [], 'never promoted');
         await s.settled();
       },

@@ -132,8 +132,33 @@ export class FakeKube implements KubeClient {
     return this.all<T>(kind, namespace).filter((o) => wanted.every(([k, v]) => o.metadata?.labels?.[k as string] === v));
   }
 
+  /** Namespaces being deleted: as the API server does, nothing new may be created in them. */
+  private readonly terminating = new Set<string>();
+
+  /** What deleting a Namespace does: no new objects in it, every object in it deleted (finalizers hold theirs). */
+  async terminateNamespace(namespace: string): Promise<void> {
+    this.terminating.add(namespace);
+    for (const e of [...this.store.values()]) {
+      if (e.kind.namespaced && e.obj.metadata?.namespace === namespace)
+        await this.delete(e.kind, namespace, e.obj.metadata?.name as string).catch(() => undefined);
+    }
+  }
+
+  /** Objects left in a namespace (a deleted Namespace is gone once this is empty). */
+  remaining(namespace: string): string[] {
+    return [...this.store.values()].filter((e) => e.obj.metadata?.namespace === namespace).map((e) => `${e.kind.kind}/${e.obj.metadata?.name}`);
+  }
+
   async create<T extends KubeObject>(kind: ResourceKind, obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
     this.maybeFail('create', kind);
+    const targetNamespace = kind.namespaced ? obj.metadata?.namespace : undefined;
+    if (targetNamespace !== undefined && this.terminating.has(targetNamespace)) {
+      throw new KubeError(
+        403,
+        'Forbidden',
+        `${kind.plural} is forbidden: unable to create new content in namespace ${targetNamespace} because it is being terminated`,
+      );
+    }
     const name =
       obj.metadata?.name ?? (typeof obj.metadata?.generateName === 'string' ? `${obj.metadata.generateName}${(this.uid + 1000).toString(36)}` : undefined);
     if (!name) throw new KubeError(422, 'Invalid', 'metadata.name: Required value');

@@ -116,7 +116,9 @@ export class RolloutReconciler implements Reconciler {
       services[svc] = obj ? Service.parse(obj) : undefined;
     }
     const runs = uid ? caches.indexes.analysisRunsByRollout.get(uid) : [];
-    const template = await this.checkTemplate(rollout, replicaSets);
+    // A Rollout being deleted needs no template check: its namespace may be terminating, where the
+    // API server refuses even a dry-run create, and the finalizer must still come off.
+    const template = rollout.metadata.deletionTimestamp ? {} : await this.checkTemplate(rollout, replicaSets);
     const observed: Observed = {
       rollout,
       ...(workload ? { workload } : {}),
