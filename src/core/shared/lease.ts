@@ -54,7 +54,7 @@ const LeaseSpec = z
   .loose();
 
 /** The record of a Lease object as read from the API server (missing fields as Kubernetes defaults them). */
-export function leaseRecordOf(lease: { spec?: unknown }): LeaseRecord {
+export function leaseRecordOf(lease: Record<string, unknown>): LeaseRecord {
   const parsed = LeaseSpec.safeParse(lease.spec ?? {});
   const spec = parsed.success ? parsed.data : {};
   return {
