@@ -127,6 +127,7 @@ async function main(): Promise<void> {
     // Each controller takes no new work and finishes the reconciles in flight; then the Lease
     // is handed back, so another replica leads within a retry period instead of a lease duration.
     await Promise.all([...controllers.map((c) => c.stop()), ...onStop.map((stop) => stop())]);
+    logger.info('Controllers stopped');
     await elector?.release();
     exit(0);
   };
