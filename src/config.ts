@@ -1,11 +1,20 @@
 // Controller configuration from flags and environment (flags win). Parsed with zod.
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { formatIssues } from './core/shared/zod-issues.ts';
+import { durationToMs } from './api/duration.ts';
+import { timingProblems } from './core/shared/lease.ts';
 
 const Address = z.string().regex(/^[^:\s]*:[0-9]{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080');
+
+const Millis = (flag: string) =>
+  z
+    .number({ error: `${flag} must be a duration such as 15s, 500ms or 1m` })
+    .int()
+    .positive(`${flag} must be positive`);
 
 export const Config = z.object({
   kubeconfig: z.string().optional().describe('Path to a kubeconfig; default: $KUBECONFIG, ~/.kube/config, or in-cluster'),
@@ -19,17 +28,56 @@ export const Config = z.object({
   gitsyncAllowCrossNamespace: z.boolean(),
   gitsyncAllowClusterScoped: z.boolean(),
   gitsyncAllowFileUrls: z.boolean(),
+  leaderElection: z
+    .object({
+      enabled: z.boolean().describe('Run as one of several replicas: only the holder of the Lease reconciles'),
+      namespace: z.string().min(1).describe('Where the Lease is'),
+      id: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name')
+        .describe('The Lease name'),
+      leaseDurationMs: Millis('--leader-elect-lease-duration'),
+      renewDeadlineMs: Millis('--leader-elect-renew-deadline'),
+      retryPeriodMs: Millis('--leader-elect-retry-period'),
+    })
+    .superRefine((le, ctx) => {
+      for (const problem of timingProblems(le)) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 });
 export type Config = z.infer<typeof Config>;
 
 const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-addr HOST:PORT] [--health-addr HOST:PORT] [--log-level LEVEL] [--workers N]
               [--git-cache-dir DIR] [--webhook-addr HOST:PORT] [--gitsync-allow-cross-namespace] [--gitsync-allow-cluster-scoped] [--gitsync-allow-file-urls]
+              [--leader-elect] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
+              [--leader-elect-namespace NS] [--leader-elect-id NAME]
 Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
-             SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED, SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false)`;
+             SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED, SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false),
+             SLUICE_LEADER_ELECT (true/false), SLUICE_LEADER_ELECT_LEASE_DURATION, SLUICE_LEADER_ELECT_RENEW_DEADLINE, SLUICE_LEADER_ELECT_RETRY_PERIOD,
+             SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder`;
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The namespace this pod runs in, from its service-account token mount (undefined outside a pod). */
+function podNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A duration flag in milliseconds; NaN (refused by the schema with the flag's name) when it is not a duration. */
+function durationMs(value: string): number {
+  try {
+    return durationToMs(value);
+  } catch {
+    return Number.NaN;
+  }
+}
 
 const flag = (value: boolean | undefined, env: string | undefined) => value ?? (env === 'true' || env === '1');
 
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace: () => string | undefined = podNamespace): Config {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -44,6 +92,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'gitsync-allow-cross-namespace': { type: 'boolean' },
       'gitsync-allow-cluster-scoped': { type: 'boolean' },
       'gitsync-allow-file-urls': { type: 'boolean' },
+      'leader-elect': { type: 'boolean' },
+      'leader-elect-lease-duration': { type: 'string' },
+      'leader-elect-renew-deadline': { type: 'string' },
+      'leader-elect-retry-period': { type: 'string' },
+      'leader-elect-namespace': { type: 'string' },
+      'leader-elect-id': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -65,6 +119,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     gitsyncAllowCrossNamespace: flag(values['gitsync-allow-cross-namespace'], env.SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE),
     gitsyncAllowClusterScoped: flag(values['gitsync-allow-cluster-scoped'], env.SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED),
     gitsyncAllowFileUrls: flag(values['gitsync-allow-file-urls'], env.SLUICE_GITSYNC_ALLOW_FILE_URLS),
+    leaderElection: {
+      enabled: flag(values['leader-elect'], env.SLUICE_LEADER_ELECT),
+      namespace:
+        values['leader-elect-namespace'] ?? env.SLUICE_LEADER_ELECT_NAMESPACE ?? ownNamespace() ?? env.POD_NAMESPACE ?? env.SLUICE_NAMESPACE ?? 'default',
+      id: values['leader-elect-id'] ?? env.SLUICE_LEADER_ELECT_ID ?? 'sluice-controller',
+      leaseDurationMs: durationMs(values['leader-elect-lease-duration'] ?? env.SLUICE_LEADER_ELECT_LEASE_DURATION ?? '15s'),
+      renewDeadlineMs: durationMs(values['leader-elect-renew-deadline'] ?? env.SLUICE_LEADER_ELECT_RENEW_DEADLINE ?? '10s'),
+      retryPeriodMs: durationMs(values['leader-elect-retry-period'] ?? env.SLUICE_LEADER_ELECT_RETRY_PERIOD ?? '2s'),
+    },
   });
   if (!result.success) {
     throw new Error(`invalid configuration: ${formatIssues(result.error.issues, 10)}\n${USAGE}`);

@@ -13,6 +13,7 @@ import { GitSyncController } from './controller/gitsync/git-sync-controller.ts';
 import { requestSync } from './controller/gitsync/git-sync-reconciler.ts';
 import { startWebhookServer, webhookSecretResolver } from './adapters/http/webhook-server.ts';
 import { RolloutController } from './controller/rollout/rollout-controller.ts';
+import { createLeaderMetrics, holderIdentity, LeaderElector } from './controller/runtime/leader-election.ts';
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
 
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
       res.setHeader('Content-Type', registry.contentType);
       res.end(await registry.metrics());
     }),
+    // /readyz: the caches are filled. A follower is ready too: it answers webhooks and health checks.
     serve(config.healthAddr, (req, res) => {
       const ok = req.url === '/healthz' || ready;
       res.statusCode = ok ? 200 : 503;
@@ -106,21 +108,59 @@ async function main(): Promise<void> {
     }),
   ];
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'Shutting down');
-    // Each controller takes no new work and finishes the reconciles in flight before the exit.
-    await Promise.all([controller.stop(), analysis.stop(), gitSync.stop(), ...onStop.map((stop) => stop())]);
+  // --- Leadership. Every replica fills its caches, answers health checks and receives webhooks
+  // (a push only writes the sync-requested annotation, which the leader's GitSync controller
+  // sees); only the leader runs the controllers, so only it reconciles and notifies. Without
+  // --leader-elect this process is the only one and runs them at once.
+  const controllers = [controller, analysis, gitSync];
+  const le = config.leaderElection;
+  let elector: LeaderElector | undefined;
+  let stopping = false;
+  const exit = (code: number) => {
     for (const s of servers) s.close();
-    process.exit(0);
+    process.exit(code);
+  };
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'Shutting down');
+    // Each controller takes no new work and finishes the reconciles in flight; then the Lease
+    // is handed back, so another replica leads within a retry period instead of a lease duration.
+    await Promise.all([...controllers.map((c) => c.stop()), ...onStop.map((stop) => stop())]);
+    logger.info('Controllers stopped');
+    await elector?.release();
+    exit(0);
+  };
+  // Lost the Lease (not renewed within the renew deadline, or someone else holds it): stop at
+  // once and exit, as controller-runtime does; the pod is restarted and comes back as a follower
+  // with a new identity. Reconciles in flight may finish while nobody else can hold the Lease
+  // yet (lease duration - renew deadline), never longer.
+  const leadershipLost = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    const graceMs = le.leaseDurationMs - le.renewDeadlineMs;
+    const drained = await Promise.race([
+      Promise.all(controllers.map((c) => c.stop())).then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
+    ]);
+    logger.error({ reason, drained }, 'Exiting: leadership lost (restart to rejoin as a follower)');
+    exit(1);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   const server = kubeConfig.getCurrentCluster()?.server;
-  logger.info({ server, namespace: config.namespace ?? '(all)', metrics: config.metricsAddr, health: config.healthAddr }, 'Starting Sluice controller');
-  await controller.start();
-  await analysis.start();
-  await gitSync.start();
+  logger.info(
+    {
+      server,
+      namespace: config.namespace ?? '(all)',
+      metrics: config.metricsAddr,
+      health: config.healthAddr,
+      leaderElection: le.enabled ? `${le.namespace}/${le.id}` : 'off',
+    },
+    'Starting Sluice controller',
+  );
+  await Promise.all(controllers.map((c) => c.startCaches()));
   if (config.webhookAddr) {
     // The push-webhook receiver, an inbound adapter: a verified push only asks for a sync.
     const i = config.webhookAddr.lastIndexOf(':');
@@ -135,7 +175,32 @@ async function main(): Promise<void> {
     logger.info({ url: webhook.url }, 'Webhook receiver listening');
   }
   ready = true;
-  logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
+  const runAll = () => {
+    for (const c of controllers) c.run();
+    logger.info({ rollouts: controller.caches.rollouts.list().length }, 'Caches synced; reconciling');
+  };
+  if (!le.enabled) {
+    runAll();
+    return;
+  }
+  const identity = holderIdentity(process.env.HOSTNAME ?? '');
+  elector = new LeaderElector({
+    // its own client: a Lease request never waits longer than the renew deadline
+    kube: new RestKubeClient(kubeConfig, { userAgent: 'sluice-controller/leader-election', timeoutMs: le.renewDeadlineMs }),
+    clock: systemClock,
+    logger,
+    namespace: le.namespace,
+    name: le.id,
+    identity,
+    timing: le,
+    metrics: createLeaderMetrics(registry, `${le.namespace}/${le.id}`),
+    onStartedLeading: () => {
+      if (!stopping) runAll();
+    },
+    onStoppedLeading: (reason) => void leadershipLost(reason),
+  });
+  logger.info({ identity }, 'Caches synced; following until this replica holds the Lease');
+  elector.start();
 }
 
 function serve(address: string, handler: http.RequestListener): http.Server {

@@ -166,4 +166,34 @@ describe('controller shell', () => {
     assert.deepEqual(seen, ['team/owner-of-s', 'team/cm']);
     await controller.stop();
   });
+
+  test('startCaches() alone reconciles nothing, even when objects change (a follower only watches); run() then looks at every object', async () => {
+    const kube = new FakeKube();
+    const seen: string[] = [];
+    const controller = new Controller({
+      name: 'demo',
+      primary: kube.informer(configMaps),
+      watches: [{ informer: kube.informer(kinds.secret), keysFor: (s) => [`${s.metadata?.namespace}/owner-of-${s.metadata?.name}`] }],
+      reconciler: {
+        async reconcile({ namespace, name }) {
+          seen.push(`${namespace}/${name}`);
+        },
+      },
+      clock: new FakeClock(),
+      logger: pino({ level: 'silent' }),
+    });
+    await kube.create(configMaps, configMap('before'));
+    await controller.startCaches();
+    await kube.create(configMaps, configMap('while-following'));
+    await kube.create(kinds.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'team' } });
+    await controller.queue.idle();
+    assert.deepEqual(seen, [], 'a controller whose caches run but which was not told to run() reconciled');
+    controller.run();
+    await controller.queue.idle();
+    assert.deepEqual(seen.sort(), ['team/before', 'team/while-following']);
+    await kube.create(kinds.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 't', namespace: 'team' } });
+    await controller.queue.idle();
+    assert.deepEqual(seen.sort(), ['team/before', 'team/owner-of-t', 'team/while-following']);
+    await controller.stop();
+  });
 });

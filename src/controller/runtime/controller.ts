@@ -115,11 +115,14 @@ export class Controller {
     });
     this.metrics.watchQueue(opts.name, this.queue);
     const ignored = new Set(opts.ignore ?? []);
+    // Changes seen before run() are not queued: a follower's caches stay warm without acting,
+    // and run() looks at every primary object anyway.
     opts.primary.onChange((type, obj) => {
-      if (!ignored.has(type)) this.queue.add(keyOf(obj));
+      if (this.started && !ignored.has(type)) this.queue.add(keyOf(obj));
     });
     for (const watch of opts.watches ?? []) {
       watch.informer.onChange((type, obj) => {
+        if (!this.started) return;
         for (const key of watch.keysFor(obj, type)) this.queue.add(key);
       });
     }
@@ -129,7 +132,10 @@ export class Controller {
     return [...new Set([this.opts.primary, ...(this.opts.watches ?? []).map((w) => w.informer), ...(this.opts.caches ?? [])])];
   }
 
-  /** Fills the caches (every replica can do this, leading or not). Resolves once all have listed. */
+  /**
+   * Fills the caches (every replica can do this, leading or not). Resolves once all have listed.
+   * Reconciles nothing until run().
+   */
   async startCaches(): Promise<void> {
     await Promise.all(this.informers().map((i) => i.start()));
   }

@@ -1,0 +1,61 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from './config.ts';
+
+const none = () => undefined;
+
+describe('config: leader election', () => {
+  test("off by default, with Kubernetes' usual timing and the Lease sluice-controller", () => {
+    const c = loadConfig([], {}, none);
+    assert.deepEqual(c.leaderElection, {
+      enabled: false,
+      namespace: 'default',
+      id: 'sluice-controller',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+  });
+
+  test('flags win over the environment', () => {
+    const c = loadConfig(
+      [
+        '--leader-elect',
+        '--leader-elect-lease-duration=30s',
+        '--leader-elect-renew-deadline=20s',
+        '--leader-elect-retry-period=500ms',
+        '--leader-elect-namespace=ops',
+        '--leader-elect-id=sluice-b',
+      ],
+      { SLUICE_LEADER_ELECT: 'false', SLUICE_LEADER_ELECT_NAMESPACE: 'elsewhere', SLUICE_LEADER_ELECT_LEASE_DURATION: '1m' },
+      none,
+    );
+    assert.deepEqual(c.leaderElection, {
+      enabled: true,
+      namespace: 'ops',
+      id: 'sluice-b',
+      leaseDurationMs: 30_000,
+      renewDeadlineMs: 20_000,
+      retryPeriodMs: 500,
+    });
+    const e = loadConfig([], { SLUICE_LEADER_ELECT: 'true', SLUICE_LEADER_ELECT_RETRY_PERIOD: '1s' }, none);
+    assert.equal(e.leaderElection.enabled, true);
+    assert.equal(e.leaderElection.retryPeriodMs, 1_000);
+  });
+
+  test("the Lease's namespace: the pod's own (service-account mount), then POD_NAMESPACE, then SLUICE_NAMESPACE, then default", () => {
+    assert.equal(loadConfig([], { POD_NAMESPACE: 'p', SLUICE_NAMESPACE: 's' }, () => 'sluice-system').leaderElection.namespace, 'sluice-system');
+    assert.equal(loadConfig([], { POD_NAMESPACE: 'p', SLUICE_NAMESPACE: 's' }, none).leaderElection.namespace, 'p');
+    assert.equal(loadConfig([], { SLUICE_NAMESPACE: 's' }, none).leaderElection.namespace, 's');
+  });
+
+  test('a timing that could let two replicas lead, or that is no duration, is refused with a clear message', () => {
+    assert.throws(
+      () => loadConfig(['--leader-elect-lease-duration=10s', '--leader-elect-renew-deadline=10s'], {}, none),
+      /the lease duration must be longer than the renew deadline/,
+    );
+    assert.throws(() => loadConfig(['--leader-elect-retry-period=9s'], {}, none), /renew deadline must be longer than 1.2 x the retry period/);
+    assert.throws(() => loadConfig(['--leader-elect-lease-duration=soon'], {}, none), /--leader-elect-lease-duration must be a duration such as 15s/);
+    assert.throws(() => loadConfig(['--leader-elect-id=Not_A_Name'], {}, none), /id: must be a Kubernetes object name/);
+  });
+});
