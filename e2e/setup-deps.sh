@@ -9,6 +9,9 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # sshd for the git-over-ssh tests of `npm test` (they skip, saying why, where it is missing)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+# Lua 5.1 (Argo CD's dialect) and 5.4 for npm test's check of the Argo CD health script (it skips, saying why, without them)
+command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
+command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 for tool in git kubectl openssl; do
   command -v "$tool" >/dev/null 2>&1 || { say "missing required tool: $tool"; exit 1; }
 done

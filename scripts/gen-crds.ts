@@ -1,10 +1,14 @@
-// Writes crds/*.yaml from the zod schemas (src/api/crds.ts). A test fails when they differ.
+// Writes crds/*.yaml from the zod schemas (src/api/crds.ts), and the same files into the Helm
+// chart's crds/ (helm packages symlinks poorly, so the chart holds a copy). Tests fail when
+// either differs.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrdFiles } from '../src/api/render-crds.ts';
 
-const dir = join(import.meta.dirname, '..', 'crds');
+const root = join(import.meta.dirname, '..');
 for (const [file, text] of Object.entries(renderCrdFiles())) {
-  writeFileSync(join(dir, file), text);
-  console.log(`wrote crds/${file}`);
+  for (const dir of ['crds', join('charts', 'sluice', 'crds')]) {
+    writeFileSync(join(root, dir, file), text);
+    console.log(`wrote ${dir}/${file}`);
+  }
 }

@@ -34,9 +34,10 @@ export interface AttachedEnv {
   /**
    * Starts a Sluice controller process against this environment (stopped on exit
    * of the test process at the latest). Its metrics endpoint is registered with
-   * Prometheus as job `sluice` (job `sluice-<name>` for a named replica).
+   * Prometheus as job `sluice` (job `sluice-<name>` for a named replica). It runs with the
+   * admin kubeconfig unless given another (e.g. the chart's ServiceAccount: harness/chart.ts).
    */
-  startController(opts?: Partial<Omit<ControllerOptions, 'kubeconfig' | 'stateDir'>>): Promise<ControllerHandle>;
+  startController(opts?: Partial<Omit<ControllerOptions, 'stateDir'>>): Promise<ControllerHandle>;
   /** Asks the env owner to restart kube-apiserver (local cluster only). */
   restartApiserver(): Promise<void>;
   /** Asks the env owner to stop / start Prometheus (same port and data on start). */
@@ -87,7 +88,7 @@ export function attach(path?: string): AttachedEnv {
       const job = opts.name ? `sluice-${opts.name}` : 'sluice';
       const ctl = await startController({
         ...opts,
-        kubeconfig: d.kubeconfig,
+        kubeconfig: opts.kubeconfig ?? d.kubeconfig,
         stateDir: d.stateDir,
         onMetricsAddr: (addr) => {
           writeScrapeTarget(d.prometheus.targetsDir, job, addr, { replica: opts.name ?? 'controller' });

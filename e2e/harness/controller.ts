@@ -1,7 +1,7 @@
 // The Sluice controller under test, as its own process: `node src/main.ts` with
 // the harness kubeconfig, metrics and health on free loopback ports, debug logs to
 // a file. Resilience scenarios can kill it (SIGKILL) and restart it.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, log, nodeBin, repoRoot, startProcess, tailFile, type ManagedProcess } from './proc.ts';
 import { waitFor } from './wait.ts';
@@ -14,6 +14,7 @@ export function controllerAvailable(): boolean {
 }
 
 export interface ControllerOptions {
+  /** The identity it runs as: the harness admin's, or e.g. a ServiceAccount token's (harness/chart.ts). */
   kubeconfig: string;
   /** Logs go to `${stateDir}/logs/${name}.log`. */
   stateDir: string;
@@ -60,6 +61,13 @@ export interface ControllerHandle {
   logTail(lines?: number): string;
   /** GET of the metrics endpoint (text exposition). */
   metrics(): Promise<string>;
+  /** Log lines where the API server refused a request (403 Forbidden): a permission the identity lacks. */
+  forbidden(): string[];
+}
+
+/** Lines of a controller log that report a refused request (the API server's 403 Forbidden). */
+export function forbiddenLines(logText: string): string[] {
+  return logText.split('\n').filter((l) => /: 403 |\b[Ff]orbidden\b/.test(l));
 }
 
 export async function startController(opts: ControllerOptions): Promise<ControllerHandle> {
@@ -155,6 +163,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       const r = await fetch(handle.metricsUrl, { signal: AbortSignal.timeout(5000) });
       return r.text();
     },
+    forbidden: () => (existsSync(logFile) ? forbiddenLines(readFileSync(logFile, 'utf8')) : []),
   };
   return handle;
 }

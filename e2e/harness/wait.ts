@@ -1,5 +1,6 @@
 // Polling with a deadline, and diagnostics for failed scenarios.
 import { inspect } from 'node:util';
+import { kubectlEnv } from './kubectl.ts';
 import { run, tailFile } from './proc.ts';
 
 export interface WaitOptions<T> {
@@ -86,7 +87,7 @@ export interface DiagnosticsOptions {
  * nodes, recent events, and the tail of the controller log(s).
  */
 export async function collectDiagnostics(opts: DiagnosticsOptions): Promise<string> {
-  const env = { ...process.env, KUBECONFIG: opts.kubeconfig };
+  const env = kubectlEnv(opts.kubeconfig);
   const ns = opts.namespace ? ['-n', opts.namespace] : ['-A'];
   const parts: string[] = [];
   const section = async (title: string, args: string[]) => {
