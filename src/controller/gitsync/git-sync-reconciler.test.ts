@@ -219,9 +219,11 @@ describe('GitSync: the life of a repository', () => {
     assert.equal(s.lastError?.reason, 'InvalidManifest');
     assert.equal(s.lastError?.file, 'deploy/zz-bad.yaml');
     assert.equal(s.lastError?.document, 2);
+    assert.equal(s.lastError?.line, 27, 'the line of setWeight: 150, not of the document');
+    assert.equal(s.lastError?.column, 22);
     assert.match(
       s.lastError?.message ?? '',
-      /Nothing applied from commit [0-9a-f]{12}: deploy\/zz-bad\.yaml: document 2 \(line 8\): Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big/,
+      /^Nothing applied from commit [0-9a-f]{12}: deploy\/zz-bad\.yaml:27:22: Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big: expected number to be <=100$/,
     );
     assert.equal(condition(s, 'Ready')?.status, 'False');
     assert.equal(condition(s, 'Stalled')?.status, 'True');
@@ -409,7 +411,7 @@ describe('GitSync: atomicity and refusals', () => {
   };
 
   test('invalid YAML', () =>
-    failing({ 'deploy/b.yaml': 'a: [\n' }, { reason: 'InvalidYAML', file: 'deploy/b.yaml', message: /document 1: invalid YAML at line \d/ }));
+    failing({ 'deploy/b.yaml': 'a: [\n' }, { reason: 'InvalidYAML', file: 'deploy/b.yaml', message: /deploy\/b\.yaml:\d+:\d+: invalid YAML: / }));
   test('an unknown kind', () =>
     failing(
       { 'deploy/b.yaml': 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n' },

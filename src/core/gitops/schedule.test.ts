@@ -280,6 +280,20 @@ describe('decideSync', () => {
       { action: 'sync', trigger: 'scheduled' },
     ],
     [
+      'after a permanent failure (Stalled), the normal interval',
+      {
+        spec: spec({ interval: '1h' }),
+        status: synced({
+          lastError: { reason: 'InvalidManifest', message: 'x' },
+          conditions: [{ type: 'Stalled', status: 'True', reason: 'InvalidManifest', message: 'x', lastTransitionTime: '2025-06-02T10:00:00Z' }],
+        }),
+        generation: 1,
+        syncRequest: undefined,
+        now: t('2025-06-02T10:01:00Z'),
+      },
+      { action: 'wait', dueAt: t('2025-06-02T11:00:00.000Z'), nextSyncAt: t('2025-06-02T11:00:00.000Z') },
+    ],
+    [
       'after a failure, retry sooner',
       {
         spec: spec({ interval: '1h' }),

@@ -8,6 +8,7 @@
 // the status says until when. Cron expressions are read in spec.timeZone (default UTC).
 import { durationToMs, formatMs } from '../../api/duration.ts';
 import { DEFAULT_INTERVAL, type GitSyncSpec, type GitSyncStatus, type SyncWindow } from '../../api/git-sync.ts';
+import { lastFailureRetryable } from './failures.ts';
 import { cronNeverMatches, cronProblem, nextCronTime, openSpanEnd, parseCron, previousCronTime, WorkBudget, WorkBudgetExceeded, type Cron } from './cron.ts';
 
 /** Retry delay after a failed attempt (capped by the normal period). */
@@ -228,9 +229,9 @@ export function decideSync(input: SyncDecisionInput, budget = new WorkBudget()):
   else if (generation !== undefined && status?.observedGeneration !== generation) trigger = 'spec-changed';
   else if (syncRequest !== undefined && syncRequest !== status?.lastHandledSyncRequest) trigger = 'requested';
   else {
-    const failed = !!status?.lastError;
-    dueAt = calculateNextDue(spec, lastAttempt, failed, budget);
-    if (now >= dueAt) trigger = failed ? 'retry' : 'scheduled';
+    // A retryable failure is tried again soon; a permanent one (Stalled) at the normal time.
+    dueAt = calculateNextDue(spec, lastAttempt, lastFailureRetryable(status), budget);
+    if (now >= dueAt) trigger = status?.lastError ? 'retry' : 'scheduled';
   }
   if (!trigger) {
     const due = dueAt as Date;
