@@ -9,7 +9,7 @@ import { CliGitClient } from '../../adapters/git/cli.ts';
 import { TestRepo, git, startGitHttpServer, tempDir, type FileChange, type GitHttpServer } from '../../../test/helpers/git-repos.ts';
 import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, SYNC_REQUESTED_ANNOTATION, type GitSyncSpec, type GitSyncStatus } from '../../api/git-sync.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { kinds, type KubeObject, type ResourceKind } from '../../ports/kube.ts';
+import { KubeError, kinds, type KubeObject, type ResourceKind } from '../../ports/kube.ts';
 import { reconcileGitSync, reconcileGitSyncByKey, requestSync, type GitSyncDeps } from './git-sync-reconciler.ts';
 
 const configMapKind: ResourceKind = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
@@ -602,6 +602,148 @@ describe('GitSync over HTTP with credentials from a Secret', () => {
       assert.equal(w.status().lastError?.reason, 'Unreachable');
       assert.equal(condition(w.status(), 'Stalled')?.status, 'False');
       assert.equal(result.requeueAfterMs, 60_000);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe('GitSync runs as a ServiceAccount of its namespace (impersonation), never as the controller', () => {
+  const objectsOf = (w: World) => w.kube.impersonated.filter((r) => !/ (gitsyncs|events) /.test(r));
+
+  test('every request about objects, and the credentials Secret, is made as the ServiceAccount; default sluice-gitsync', async () => {
+    const w = await world({ secretRef: { name: 'creds' }, url: 'http://127.0.0.1:9/unused.git' });
+    try {
+      await w.kube.create(kinds.secret, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'team' }, data: { password: 'cHc=' } });
+      await w.reconcile(); // the fetch fails (nothing listens on port 9); the Secret was read as the ServiceAccount first
+      assert.deepEqual(objectsOf(w), ['system:serviceaccount:team:sluice-gitsync get secrets team/creds']);
+      assert.equal(w.status().lastError?.reason, 'Unreachable');
+    } finally {
+      await w.cleanup();
+    }
+    const v = await world({ serviceAccountName: 'deployer' });
+    try {
+      await v.repo.commit({ 'deploy/config.yaml': configMap('a'), 'deploy/services.yaml': services });
+      await v.reconcile();
+      assert.equal(v.status().lastError, undefined, v.status().lastError?.message);
+      const requests = objectsOf(v);
+      assert.ok(requests.length >= 6, requests.join('\n'));
+      assert.ok(
+        requests.every((r) => r.startsWith('system:serviceaccount:team:deployer ')),
+        requests.join('\n'),
+      );
+      for (const verb of ['get configmaps team/settings', 'dry-run configmaps team/settings', 'patch configmaps team/settings', 'patch services team/web']) {
+        assert.ok(
+          requests.some((r) => r.endsWith(verb)),
+          `${verb} in ${requests.join(', ')}`,
+        );
+      }
+      assert.ok(!v.kube.impersonated.some((r) => / (gitsyncs|events) /.test(r)), "the GitSync's own status and Events are the controller's");
+    } finally {
+      await v.cleanup();
+    }
+  });
+
+  test('a ServiceAccount without rights to a kind: a clear Forbidden failure, Stalled, nothing applied; with the rights it syncs', async () => {
+    const w = await world({ interval: '10m' });
+    try {
+      w.kube.authorize = (_user, _verb, kind) => kind.plural !== 'services';
+      await w.repo.commit({ 'deploy/config.yaml': configMap('a'), 'deploy/services.yaml': services });
+      const result = await w.reconcile();
+      const s = w.status();
+      assert.equal(s.lastError?.reason, 'Forbidden');
+      assert.match(
+        s.lastError?.message ?? '',
+        /^The sync runs as ServiceAccount team\/sluice-gitsync, which may not get Service team\/web: .*forbidden.*set spec\.serviceAccountName\)$/,
+      );
+      assert.equal(condition(s, 'Stalled')?.status, 'True', 'retrying cannot help until the rights change');
+      assert.equal(result.requeueAfterMs, 600_000, 'a permanent failure waits for the normal interval, not the 60s retry');
+      assert.equal(w.get(configMapKind, 'settings'), undefined, 'nothing applied, not even the kinds it may apply');
+      assert.equal(w.events().at(-1)?.reason, 'Forbidden');
+
+      w.kube.authorize = () => true; // a RoleBinding is added
+      w.clock.advance(600_000);
+      await w.reconcile();
+      assert.equal(w.status().lastError, undefined, w.status().lastError?.message);
+      assert.ok(w.get(kinds.service, 'web') && w.get(configMapKind, 'settings'));
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test('a client that cannot impersonate never syncs with the controller’s own rights', async () => {
+    const w = await world();
+    try {
+      await w.repo.commit({ 'deploy/config.yaml': configMap('a') });
+      const plain = Object.assign(Object.create(w.kube) as Cluster, { impersonate: undefined });
+      await reconcileGitSyncByKey('team', 'apps', { ...w.deps, kube: plain });
+      assert.equal(w.status().lastError?.reason, 'Forbidden');
+      assert.match(w.status().lastError?.message ?? '', /cannot impersonate/);
+      assert.equal(w.get(configMapKind, 'settings'), undefined);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe('GitSync: deadlines and where failures point', () => {
+  test('a whole sync has a deadline: past it, nothing more is asked and the sync is retried (not Stalled)', async () => {
+    const w = await world();
+    try {
+      await w.repo.commit({ 'deploy/config.yaml': configMap('a'), 'deploy/services.yaml': services });
+      // Each read of a live object takes a minute of the (fake) clock; the deadline is two.
+      const get = w.kube.get.bind(w.kube);
+      w.kube.get = (async (...args: Parameters<typeof get>) => {
+        w.clock.advance(61_000);
+        return get(...args);
+      }) as typeof w.kube.get;
+      const result = await reconcileGitSyncByKey('team', 'apps', { ...w.deps, syncDeadlineMs: 120_000 });
+      const s = w.status();
+      assert.equal(s.lastError?.reason, 'SyncTimeout', s.lastError?.message);
+      assert.match(s.lastError?.message ?? '', /took longer than its deadline of 120s \(stopped before get Service team\/web-stable\)/);
+      assert.equal(condition(s, 'Stalled')?.status, 'False');
+      assert.equal(result.requeueAfterMs, 60_000);
+      assert.equal(w.get(configMapKind, 'settings'), undefined, 'stopped before applying anything');
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test("the API server refusing a field in the dry run: the error points at that field's line and column", async () => {
+    const w = await world();
+    try {
+      await w.repo.commit({ 'deploy/services.yaml': services });
+      const patch = w.kube.patch.bind(w.kube);
+      w.kube.patch = (async (...args: Parameters<typeof patch>) => {
+        if (args[0].plural === 'services' && args[2] === 'web-stable' && args[4].dryRun) {
+          throw new KubeError(422, 'Invalid', 'Service "web-stable" is invalid: spec.ports[0].port: Invalid value: 80: not allowed here');
+        }
+        return patch(...args);
+      }) as typeof w.kube.patch;
+      await w.reconcile();
+      const e = w.status().lastError;
+      assert.equal(e?.reason, 'DryRunFailed');
+      assert.deepEqual([e?.file, e?.document, e?.line, e?.column], ['deploy/services.yaml', 2, 15, 18]);
+      assert.match(
+        e?.message ?? '',
+        /^Nothing applied from commit [0-9a-f]{12}: deploy\/services\.yaml:15:18: the API server rejects Service team\/web-stable: /,
+      );
+      assert.equal(w.get(kinds.service, 'web'), undefined);
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test('a symlink to a file outside spec.paths is refused, as one out of the repository is', async () => {
+    const w = await world();
+    try {
+      await w.repo.commit({ 'shared/config.yaml': configMap('x'), 'deploy/a.yaml': configMap('a').replace('settings', 'a') });
+      await w.repo.commit({ 'deploy/link.yaml': { symlink: '../shared/config.yaml' } });
+      await w.reconcile();
+      assert.equal(w.status().lastError?.reason, 'InvalidPath');
+      assert.match(w.status().lastError?.message ?? '', /symlink deploy\/link\.yaml points to shared\/config\.yaml, outside spec\.paths \(deploy\)/);
+      assert.equal(w.status().lastError?.file, 'deploy/link.yaml');
+      assert.equal(w.get(configMapKind, 'a'), undefined);
     } finally {
       await w.cleanup();
     }
