@@ -279,7 +279,6 @@ describe('gitops', () => {
       assert.equal(e1.commit, bad1);
       assert.match(e1.message, /^Nothing applied from commit /);
       assert.match(e1.message, /setWeight/);
-      assert.match(e1.message, /document 2/);
       assert.equal(condition(s1, 'Ready')?.status, 'False');
       assert.equal(condition(s1, 'Ready')?.reason, 'InvalidManifest');
       assert.equal(condition(s1, 'Stalled')?.status, 'True', 'retrying cannot help until Git changes');
