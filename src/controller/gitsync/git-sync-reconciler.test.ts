@@ -749,3 +749,15 @@ describe('GitSync: deadlines and where failures point', () => {
     }
   });
 });
+
+test('a window that next opens in years: the requeue is a day at most (timers cannot wait longer than 24.8 days)', async () => {
+  const w = await world({ syncWindows: [{ kind: 'allow', schedule: '0 0 29 2 1', duration: '1h' }] });
+  try {
+    const result = await w.reconcile();
+    assert.equal(condition(w.status(), 'SyncAllowed')?.status, 'False');
+    assert.equal(w.status().nextSyncAt, '2044-02-29T00:00:00.000Z', 'the status says the real time');
+    assert.equal(result.requeueAfterMs, 24 * 3_600_000);
+  } finally {
+    await w.cleanup();
+  }
+});

@@ -78,6 +78,12 @@ export const INVALID_SPEC_REQUEUE_MS = 10 * 60_000;
 export const SYNC_DEADLINE_MS = 5 * 60_000;
 /** Requeue when no time is known (windows that never allow, or could not be worked out). */
 const UNKNOWN_TIME_REQUEUE_MS = 3_600_000;
+/**
+ * The longest requeue: a window may next open in years (Feb 29 on a Monday: 2044), and a
+ * timer cannot wait longer than 2^31-1 ms (24.8 days); a daily look costs nothing.
+ */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
+const bounded = (ms: number) => Math.min(MAX_REQUEUE_MS, ms);
 
 /** Reads the GitSync and reconciles it; a deleted GitSync drops its Git cache. */
 export async function reconcileGitSyncByKey(namespace: string, name: string, deps: GitSyncDeps): Promise<GitSyncResult> {
@@ -135,7 +141,7 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
     }
     case 'wait': {
       const written = await w.status.write(kinds.gitSync, obj, calculateWaitingStatus(previous, decision.nextSyncAt, hasWindows, now));
-      return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : Math.max(0, decision.dueAt.getTime() - now.getTime()) };
+      return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : bounded(Math.max(0, decision.dueAt.getTime() - now.getTime())) };
     }
     case 'blocked': {
       const reason = decision.unresolved ? 'SyncWindowUnresolved' : 'SyncWindow';
@@ -148,7 +154,7 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
       if (!wasDenied) await event(w, obj, { type, reason: 'SyncWindowDenied', message: decision.message }, [deniedSince]);
       const written = await w.status.write(kinds.gitSync, obj, status);
       if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
-      return { requeueAfterMs: decision.allowedAt ? Math.max(1000, decision.allowedAt.getTime() - now.getTime()) : UNKNOWN_TIME_REQUEUE_MS };
+      return { requeueAfterMs: decision.allowedAt ? bounded(Math.max(1000, decision.allowedAt.getTime() - now.getTime())) : UNKNOWN_TIME_REQUEUE_MS };
     }
     case 'sync':
       return sync(obj, gitSync, decision.trigger, syncRequest, deps, w);
@@ -311,7 +317,7 @@ const statusPhase = {
 };
 
 function requeueFor(next: Date | undefined, now: Date): number {
-  return next ? Math.max(1000, next.getTime() - now.getTime()) : UNKNOWN_TIME_REQUEUE_MS;
+  return next ? bounded(Math.max(1000, next.getTime() - now.getTime())) : UNKNOWN_TIME_REQUEUE_MS;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import { applyOrder, autoscaledRollouts, calculatePrune, isOwnedBy, managedByOth
 import { classifyApiError, manifestFailure, syncFailure, type SyncFailure } from '../../core/gitops/failures.ts';
 import {
   apiErrorField,
-  describePosition,
   isManifestPath,
   lintManifests,
   positionOf,
+  problemAt,
   type Manifest,
   type ManifestObject,
   type ManifestProblem,
@@ -214,12 +214,14 @@ export async function validatePhase(ctx: SyncContext, manifests: Manifest[], com
     live.set(refKey(d.ref), current);
     const other = managedByOther(current, ctx.key);
     if (other) {
-      const at = positionOf(d, ['metadata', 'name']);
-      ownership.push({
-        reason: 'ManagedByOtherGitSync',
-        message: `${describePosition(at)}: ${describeRef(d.ref)} is managed by GitSync ${other}; an object can be managed by one GitSync only`,
-        ...at,
-      });
+      ownership.push(
+        problemAt(
+          'ManagedByOtherGitSync',
+          positionOf(d, ['metadata', 'name']),
+          undefined,
+          `${describeRef(d.ref)} is managed by GitSync ${other}; an object can be managed by one GitSync only`,
+        ),
+      );
     }
   }
   abortOn(ownership, commit);
@@ -251,8 +253,9 @@ export async function dryRunPhase(ctx: SyncContext, prepared: PreparedObject[], 
       await kubeCall(ctx, what, () => ctx.kube.patch(d.resource as ResourceKind, d.ref.namespace, d.ref.name, body, { ...applyOptions, dryRun: true }), commit);
     } catch (err) {
       if (!(err instanceof KubeError)) throw err;
-      const at = positionOf(d, apiErrorField(err.message) ?? []);
-      problems.push({ reason: 'DryRunFailed', message: `${describePosition(at)}: the API server rejects ${describeRef(d.ref)}: ${err.message}`, ...at });
+      problems.push(
+        problemAt('DryRunFailed', positionOf(d, apiErrorField(err.message) ?? []), undefined, `the API server rejects ${describeRef(d.ref)}: ${err.message}`),
+      );
     }
   }
   abortOn(problems, commit);

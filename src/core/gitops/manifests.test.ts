@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROLLOUT, SERVICE, manifest } from '../../../test/helpers/manifests.ts';
-import { apiErrorField, isManifestPath, lintManifests, parseManifestFile, parseManifests, positionOf, validateManifest } from './manifests.ts';
+import { apiErrorField, isManifestPath, lintManifests, parseManifestFile, parseManifests, positionOf, unknownFields, validateManifest } from './manifests.ts';
 
 describe('parsing', () => {
   test('multi-document files keep file, document, line and column', () => {
@@ -241,6 +241,12 @@ describe('positions', () => {
         ['b.yaml', 1, 19, 22, 'InvalidManifest'],
       ],
     );
+  });
+
+  test('unknownFields: what a schema dropped, as paths people write', () => {
+    const input = { spec: { stratgy: {}, steps: [{ setWeight: 1, pasue: {} }] }, kind: 'X' };
+    const output = { spec: { steps: [{ setWeight: 1 }] }, kind: 'X' };
+    assert.deepEqual(unknownFields(input, output), ['spec.stratgy', 'spec.steps[0].pasue']);
   });
 
   test("apiErrorField: the field an API server's refusal names", () => {

@@ -63,6 +63,8 @@ export interface Manifest {
 export interface ManifestProblem {
   reason: string;
   message: string;
+  /** The message without its location (for a tool that prints the location itself). */
+  detail?: string;
   file?: string;
   document?: number;
   line?: number;
@@ -136,8 +138,9 @@ export function leadingPath(message: string): Array<string | number> | undefined
 }
 
 /** A problem at a position: the message is `file:line:column: <subject>: <text>`. */
-function problemAt(reason: string, position: SourcePosition, subject: string | undefined, text: string): ManifestProblem {
-  return { reason, message: `${describePosition(position)}: ${subject ? `${subject}: ` : ''}${text}`, ...position };
+export function problemAt(reason: string, position: SourcePosition, subject: string | undefined, text: string): ManifestProblem {
+  const detail = `${subject ? `${subject}: ` : ''}${text}`;
+  return { reason, message: `${describePosition(position)}: ${detail}`, detail, ...position };
 }
 
 const subjectOf = (object: { kind: string; metadata: { name: string } }) => `${object.kind} "${object.metadata.name}"`;
@@ -305,19 +308,24 @@ export function parseManifests(files: SourceFile[]): { manifests: Manifest[]; pr
 // Validation of each manifest
 
 /** Paths present in the input that the (non-loose) schema dropped: typos such as `stratgy`. */
-export function unknownFields(input: unknown, output: unknown, path: Array<string | number> = []): Array<Array<string | number>> {
+export function unknownFieldPaths(input: unknown, output: unknown, path: Array<string | number> = []): Array<Array<string | number>> {
   if (Array.isArray(input) && Array.isArray(output)) {
-    return input.flatMap((item, i) => unknownFields(item, output[i], [...path, i]));
+    return input.flatMap((item, i) => unknownFieldPaths(item, output[i], [...path, i]));
   }
   if (isPlainObject(input) && isPlainObject(output)) {
     const found: Array<Array<string | number>> = [];
     for (const key of Object.keys(input)) {
       if (!(key in output)) found.push([...path, key]);
-      else found.push(...unknownFields(input[key], output[key], [...path, key]));
+      else found.push(...unknownFieldPaths(input[key], output[key], [...path, key]));
     }
     return found;
   }
   return [];
+}
+
+/** The same, written as people write paths (`spec.stratgy`). */
+export function unknownFields(input: unknown, output: unknown): string[] {
+  return unknownFieldPaths(input, output).map((p) => formatPath(p));
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -348,7 +356,7 @@ export function validateManifest(manifest: Manifest): ManifestProblem[] {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(problemAt('InvalidManifest', at(issue.path), subject, formatIssues([issue])));
   } else {
-    const unknown = unknownFields(withoutStatus, parsed.data).filter((p) => p[0] !== 'metadata');
+    const unknown = unknownFieldPaths(withoutStatus, parsed.data).filter((p) => p[0] !== 'metadata');
     for (const path of unknown) problems.push(problemAt('InvalidManifest', at(path, 'key'), subject, `unknown field ${formatPath(path)} (misspelt?)`));
     if (object.kind === 'Rollout') {
       const rollout = parsed.data as Rollout;

@@ -5,6 +5,7 @@ import type { InventoryEntry } from '../../api/git-sync.ts';
 import {
   describePosition,
   positionOf,
+  problemAt,
   splitApiVersion,
   type Manifest,
   type ManifestObject,
@@ -95,10 +96,8 @@ export function placeManifests(
   for (const manifest of manifests) {
     const { object, source, syntax } = manifest;
     const subject = `${object.kind} "${object.metadata.name}"`;
-    const problem = (reason: string, path: ReadonlyArray<string>, text: string): ManifestProblem => {
-      const at = positionOf(manifest, path);
-      return { reason, message: `${describePosition(at)}: ${subject}: ${text}`, ...at };
-    };
+    const problem = (reason: string, path: ReadonlyArray<string>, text: string): ManifestProblem =>
+      problemAt(reason, positionOf(manifest, path), subject, text);
     const resource = kindOf(object.apiVersion, object.kind);
     if (!resource) {
       problems.push(problem('UnknownKind', ['kind'], `the cluster does not serve kind ${object.kind} in ${object.apiVersion} (is its CRD installed?)`));
