@@ -4,7 +4,8 @@
 //   node bench/schedule.ts
 import { performance } from 'node:perf_hooks';
 import type { SyncWindow } from '../src/api/git-sync.ts';
-import { WorkBudget, zoneLookups } from '../src/core/gitops/cron.ts';
+import { WorkBudget } from '../src/core/gitops/cron.ts';
+import { zoneLookups } from '../src/core/gitops/zones.ts';
 import { calculateNextDue, evaluateWindows } from '../src/core/gitops/schedule.ts';
 
 const now = new Date('2025-06-02T10:00:00Z'); // a Monday

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 // scheduler node-cron itself would run, for every expression and instant.
 // @ts-expect-error: an internal module without type declarations
 import { T as NodeCronMatcher } from '../../../node_modules/node-cron/dist/_shared.js';
-import { cronMatches, cronProblem, nextCronTime, openSpanEnd, parseCron, previousCronTime, toWall, WorkBudget } from './cron.ts';
+import { cronMatches, cronProblem, nextCronTime, openSpanEnd, parseCron, previousCronTime, WorkBudget } from './cron.ts';
+import { toWall } from './zones.ts';
 
 const reference = (expression: string, zone = 'UTC') => new NodeCronMatcher(expression, zone) as { getNextMatch(d: Date): Date; match(d: Date): boolean };
 

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { GitSyncSpec, GitSyncStatus, SyncWindow } from '../../api/git-sync.ts';
-import { WorkBudget, zoneLookups } from './cron.ts';
+import { WorkBudget } from './cron.ts';
+import { zoneLookups } from './zones.ts';
 import { calculateNextDue, decideSync, evaluateWindows, firstAllowedTime, scheduleProblems, type SyncDecision } from './schedule.ts';
 
 const t = (iso: string) => new Date(iso);
