@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_GITSYNC_SERVICE_ACCOUNT } from './api/git-sync.ts';
 import { formatIssues } from './core/shared/zod-issues.ts';
 import { durationToMs } from './api/duration.ts';
 import { timingProblems } from './core/shared/lease.ts';
@@ -28,6 +29,11 @@ export const Config = z.object({
   gitsyncAllowCrossNamespace: z.boolean(),
   gitsyncAllowClusterScoped: z.boolean(),
   gitsyncAllowFileUrls: z.boolean(),
+  gitsyncDefaultServiceAccount: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a ServiceAccount name')
+    .max(253)
+    .describe('ServiceAccount (in the GitSync namespace) a sync runs as when spec.serviceAccountName is not set'),
   leaderElection: z
     .object({
       enabled: z.boolean().describe('Run as one of several replicas: only the holder of the Lease reconciles'),
@@ -48,10 +54,12 @@ export type Config = z.infer<typeof Config>;
 
 const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-addr HOST:PORT] [--health-addr HOST:PORT] [--log-level LEVEL] [--workers N]
               [--git-cache-dir DIR] [--webhook-addr HOST:PORT] [--gitsync-allow-cross-namespace] [--gitsync-allow-cluster-scoped] [--gitsync-allow-file-urls]
+              [--gitsync-default-service-account NAME]
               [--leader-elect] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
               [--leader-elect-namespace NS] [--leader-elect-id NAME]
 Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
              SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED, SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false),
+             SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT,
              SLUICE_LEADER_ELECT (true/false), SLUICE_LEADER_ELECT_LEASE_DURATION, SLUICE_LEADER_ELECT_RENEW_DEADLINE, SLUICE_LEADER_ELECT_RETRY_PERIOD,
              SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder`;
 
@@ -92,6 +100,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       'gitsync-allow-cross-namespace': { type: 'boolean' },
       'gitsync-allow-cluster-scoped': { type: 'boolean' },
       'gitsync-allow-file-urls': { type: 'boolean' },
+      'gitsync-default-service-account': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-lease-duration': { type: 'string' },
       'leader-elect-renew-deadline': { type: 'string' },
@@ -119,6 +128,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
     gitsyncAllowCrossNamespace: flag(values['gitsync-allow-cross-namespace'], env.SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE),
     gitsyncAllowClusterScoped: flag(values['gitsync-allow-cluster-scoped'], env.SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED),
     gitsyncAllowFileUrls: flag(values['gitsync-allow-file-urls'], env.SLUICE_GITSYNC_ALLOW_FILE_URLS),
+    gitsyncDefaultServiceAccount: values['gitsync-default-service-account'] ?? env.SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT ?? DEFAULT_GITSYNC_SERVICE_ACCOUNT,
     leaderElection: {
       enabled: flag(values['leader-elect'], env.SLUICE_LEADER_ELECT),
       namespace:

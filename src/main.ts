@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       allowCrossNamespace: config.gitsyncAllowCrossNamespace,
       allowClusterScoped: config.gitsyncAllowClusterScoped,
       allowFileUrls: config.gitsyncAllowFileUrls,
+      defaultServiceAccount: config.gitsyncDefaultServiceAccount,
     },
     secrets,
     metrics: controllerMetrics,

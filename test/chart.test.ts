@@ -198,16 +198,9 @@ describe('RBAC rules against the calls in src/', () => {
     }
     return found;
   }
-  const indirect = [
-    // GitSync lists HPAs through a kind it discovers (resolveKind), not through `kinds`
-    {
-      group: 'autoscaling',
-      resource: 'horizontalpodautoscalers',
-      verb: 'list',
-      evidence: /kube\.list\(hpaKind/,
-      file: 'controller/gitsync/git-sync-reconciler.ts',
-    },
-  ];
+  // Calls the scan cannot see through `kinds` (e.g. a kind found by discovery), with the evidence.
+  // GitSync's reads of HorizontalPodAutoscalers are made as the GitSync's ServiceAccount, not here.
+  const indirect: Array<{ group: string; resource: string; verb: string; evidence: RegExp; file: string }> = [];
   test('the status writer is what the scan takes it for: a patch of the status subresource', () => {
     assert.match(
       readFileSync(join(REPO_ROOT, 'src', 'controller', 'runtime', 'status-writer.ts'), 'utf8'),

@@ -4,7 +4,7 @@ import { dump } from 'js-yaml';
 import type { Env } from '../../e2e/harness/env.ts';
 import { startController } from '../../e2e/harness/controller.ts';
 import { cloneRepo, createRepo } from '../../e2e/harness/git.ts';
-import { hmacSignature, postHook, syncNow } from '../../e2e/harness/gitops.ts';
+import { gitSyncAccess, hmacSignature, postHook, syncNow } from '../../e2e/harness/gitops.ts';
 import { freePort, log } from '../../e2e/harness/proc.ts';
 import { join } from 'node:path';
 import { auditOffset, countRequests, type RequestCounts } from './audit.ts';
@@ -81,6 +81,8 @@ export async function gitSyncBench(env: Env, auditLog: string, manifests: number
   const gs = (n: string) => rec.latest('gitsync').get(n);
   try {
     await k.apply(yaml({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook' }, stringData: { token: TOKEN } }), { namespace: ns });
+    // A GitSync applies as a ServiceAccount of its namespace: grant it what the repositories hold.
+    await k.apply(yaml(...gitSyncAccess()), { namespace: ns });
 
     // 1. commit -> applied, through the signed push webhook
     const web = await createRepo(env.git, 'bench-web', { files: webFiles(1), message: 'v1' });

@@ -18,6 +18,46 @@ export const GIT_REVISION_ANNOTATION = 'sluice.dev/git-revision';
 export const GIT_SYNC_ANNOTATION = 'sluice.dev/git-sync';
 export const GIT_SYNC_FIELD_MANAGER = 'sluice-gitsync';
 
+/** The ServiceAccount a GitSync runs as when its spec names none (the controller's default). */
+export const DEFAULT_GITSYNC_SERVICE_ACCOUNT = 'sluice-gitsync';
+
+/** What the GitSync scenarios apply: their Services, ConfigMaps, Rollouts, AnalysisTemplates; HPAs are listed; credentials read. */
+export const GITSYNC_RULES: Obj[] = [
+  { apiGroups: [''], resources: ['configmaps', 'services'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  { apiGroups: ['sluice.dev'], resources: ['rollouts', 'analysistemplates'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
+];
+
+/**
+ * A ServiceAccount for GitSyncs and a Role + RoleBinding with `rules` (what a namespace owner
+ * grants: a GitSync applies with these rights only, through impersonation).
+ */
+export function gitSyncAccess(serviceAccount = DEFAULT_GITSYNC_SERVICE_ACCOUNT, rules: Obj[] = GITSYNC_RULES, role = `${serviceAccount}-apply`): Obj[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccount } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role }, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: role },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount }],
+    },
+  ];
+}
+
+/** 1-based line and column of the `nth` (1-based) occurrence of `needle` in `text`. */
+export function positionIn(text: string, needle: string, nth = 1): { line: number; column: number } {
+  let at = -1;
+  for (let i = 0; i < nth; i++) {
+    at = text.indexOf(needle, at + 1);
+    if (at < 0) throw new Error(`"${needle}" (occurrence ${nth}) not in the text`);
+  }
+  const before = text.slice(0, at).split('\n');
+  return { line: before.length, column: (before.at(-1) as string).length + 1 };
+}
+
 /** A GitSync object (applied with kubectl into the scenario's namespace). */
 export function gitSync(name: string, spec: Obj): Obj {
   return { apiVersion: 'sluice.dev/v1alpha1', kind: 'GitSync', metadata: { name }, spec };

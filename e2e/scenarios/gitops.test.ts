@@ -3,6 +3,9 @@
 // server-side apply and the rollout engine takes it from there. Each test has its own
 // namespace and repository; one controller (with the push-webhook receiver on) serves the file.
 //
+// Every GitSync runs as a ServiceAccount of its namespace (impersonation): each test creates
+// the ServiceAccount and the Role a namespace owner would grant it (gitSyncAccess).
+//
 // Nothing waits for the poll interval: GitSyncs poll every 10 minutes, and each test asks
 // for a sync the way `kubectl sluice sync` does (the sync-requested annotation) or with a
 // signed push webhook, then waits for the status to show it was handled.
@@ -17,8 +20,12 @@ import { waitFor } from '../harness/wait.ts';
 import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type Scenario, type View } from '../harness/rollouts.ts';
 import {
   condition,
+  DEFAULT_GITSYNC_SERVICE_ACCOUNT,
   getGitSync,
   gitSync,
+  gitSyncAccess,
+  GITSYNC_RULES,
+  positionIn,
   gitSyncEvents,
   gitSyncHolds,
   gitSyncSummary,
@@ -124,6 +131,7 @@ async function withGit(prefix: string, files: Record<string, string>, spec: Obj,
       const repo = await env.git.createRepo(ns, { files, message: 'v1' });
       wc = await env.git.clone(repo);
       const sha1 = await wc.head();
+      await k.apply(manifest(gitSyncAccess()), { namespace: ns });
       if (extraYaml) await k.apply(extraYaml, { namespace: ns });
       await k.apply(manifest(gitSync(GS, { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m', ...spec })), { namespace: ns });
       const ctx: GitCtx = {
@@ -209,6 +217,12 @@ describe('gitops', () => {
       const managers = (withFields.metadata.managedFields ?? []).map((m: Obj) => `${m.manager}/${m.operation}${m.subresource ? `/${m.subresource}` : ''}`);
       assert.ok(managers.includes(`${GIT_SYNC_FIELD_MANAGER}/Apply`), `server-side applied under sluice-gitsync: ${managers.join(', ')}`);
       await waitGitSyncEvent(k, g.ns, GS, 'Synced', g.sha1.slice(0, 7));
+      // kubectl get -o wide: NEXT SYNC reads as a time, not <invalid> (a date column shows the future so)
+      const wide = (await k.ok(['get', 'gitsyncs.sluice.dev', GS, '-n', g.ns, '-o', 'wide'])).trim().split('\n');
+      const columns = (wide[0] ?? '').split(/\s{2,}/);
+      const nextSync = (wide[1] ?? '').split(/\s{2,}/)[columns.indexOf('NEXT SYNC')];
+      assert.match(nextSync ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, wide.join('\n'));
+      assert.equal(Date.parse(nextSync ?? ''), Date.parse(first.status.nextSyncAt));
       const h1 = v1.rollout.status.stableRS as string;
 
       // a person changes the image and pushes
@@ -257,11 +271,14 @@ describe('gitops', () => {
       assert.equal(e1.reason, 'InvalidManifest');
       assert.equal(e1.file, ROLLOUT_FILE);
       assert.equal(e1.document, 2);
-      assert.equal(e1.line, documentLine(badFiles[ROLLOUT_FILE]!, 2));
+      // the exact field, not the start of the document
+      const at1 = positionIn(badFiles[ROLLOUT_FILE]!, '150');
+      assert.deepEqual([e1.line, e1.column], [at1.line, at1.column], `setWeight: 150 is at ${at1.line}:${at1.column}`);
+      assert.ok(e1.line > documentLine(badFiles[ROLLOUT_FILE]!, 2));
+      assert.ok(e1.message.includes(`${ROLLOUT_FILE}:${at1.line}:${at1.column}: Rollout "demo": spec.strategy.canary.steps[0].setWeight: Too big`), e1.message);
       assert.equal(e1.commit, bad1);
       assert.match(e1.message, /^Nothing applied from commit /);
       assert.match(e1.message, /setWeight/);
-      assert.match(e1.message, /document 2/);
       assert.equal(condition(s1, 'Ready')?.status, 'False');
       assert.equal(condition(s1, 'Ready')?.reason, 'InvalidManifest');
       assert.equal(condition(s1, 'Stalled')?.status, 'True', 'retrying cannot help until Git changes');
@@ -283,7 +300,9 @@ describe('gitops', () => {
       assert.equal(e2.reason, 'DryRunFailed');
       assert.equal(e2.file, SERVICES_FILE);
       assert.equal(e2.document, 3);
-      assert.equal(e2.line, documentLine(bad2Files[SERVICES_FILE]!, 3));
+      // the field the API server names (spec.ports[0].port)
+      const at2 = positionIn(bad2Files[SERVICES_FILE]!, '70000');
+      assert.deepEqual([e2.line, e2.column], [at2.line, at2.column], `${e2.message}: port 70000 is at ${at2.line}:${at2.column}`);
       assert.equal(e2.commit, bad2);
       assert.match(e2.message, /demo-canary/);
       assert.match(e2.message, /70000|port/);
@@ -619,4 +638,46 @@ describe('gitops', () => {
       assert.ok(ms < 15_000, `rolled back ${ms}ms after the sync request`);
       await g.s.settled();
     }));
+
+  test('a GitSync applies only what its ServiceAccount may: without rights to a kind nothing is applied and it says so; with a RoleBinding it syncs', async () => {
+    const ns = await k.createNamespace('git-rbac');
+    try {
+      await env.withDiagnostics(ns, [ctl!.logFile], async () => {
+        const files = { 'apps/settings.yaml': manifest(configMap('settings', { mode: 'a' })), [SERVICES_FILE]: manifest(canaryServices()) };
+        const repo = await env.git.createRepo(ns, { files, message: 'v1' });
+        const sha = await (await env.git.clone(repo)).head();
+        // No ServiceAccount, no RoleBinding: the default ServiceAccount (sluice-gitsync) may do nothing.
+        await k.apply(manifest(gitSync(GS, { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m' })), { namespace: ns });
+        const none = await waitGitSync(k, ns, GS, 'Forbidden as the default ServiceAccount', (g) => assert.equal(g.status.lastError?.reason, 'Forbidden'));
+        assert.match(none.status.lastError.message, new RegExp(`^The sync runs as ServiceAccount ${ns}/${DEFAULT_GITSYNC_SERVICE_ACCOUNT}, which may not `));
+        assert.match(none.status.lastError.message, /system:serviceaccount/, "the API server's own refusal is quoted");
+        assert.equal(condition(none, 'Stalled')?.status, 'True');
+        await waitGitSyncEvent(k, ns, GS, 'Forbidden');
+
+        // The namespace owner grants ConfigMaps but not Services: still nothing applied, and the message names what is missing.
+        const configMapsOnly = GITSYNC_RULES.map((r) => (r.apiGroups[0] === '' && r.resources.includes('services') ? { ...r, resources: ['configmaps'] } : r));
+        await k.apply(manifest(gitSyncAccess(DEFAULT_GITSYNC_SERVICE_ACCOUNT, configMapsOnly)), { namespace: ns });
+        const partial = await syncAndWait(k, ns, GS);
+        assert.equal(partial.status.lastError?.reason, 'Forbidden', gitSyncSummary(partial));
+        assert.match(partial.status.lastError.message, /may not get Service .*demo/);
+        assert.equal(await configMapData(ns, 'settings'), undefined, 'not even the ConfigMap it may apply: a commit is applied whole or not at all');
+        assert.equal(partial.status.lastSyncedCommit, undefined);
+
+        // With the Services granted too, it syncs.
+        await k.apply(manifest(gitSyncAccess()), { namespace: ns });
+        const synced = await syncAndWait(k, ns, GS);
+        assert.equal(synced.status.lastSyncedCommit, sha, gitSyncSummary(synced));
+        assert.equal(condition(synced, 'Ready')?.status, 'True');
+        assert.equal((await configMapData(ns, 'settings'))?.data?.mode, 'a');
+        const fields = await k.json<Obj>(['get', 'service', 'demo', '-n', ns, '--show-managed-fields']);
+        assert.ok(
+          (fields.metadata.managedFields ?? []).some((m: Obj) => m.manager === GIT_SYNC_FIELD_MANAGER && m.operation === 'Apply'),
+          'applied (server-side) by the sync, as the ServiceAccount',
+        );
+      });
+    } finally {
+      await k.run(['delete', 'gitsyncs.sluice.dev', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
+      await k.deleteNamespace(ns);
+    }
+  });
 });

@@ -78,7 +78,8 @@ export const gitSyncCrd: CrdDefinition = {
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: 'Commit', type: 'string', jsonPath: '.status.lastSyncedCommit', description: 'Last commit applied in full' },
     { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
-    { name: 'Next Sync', type: 'date', jsonPath: '.status.nextSyncAt', priority: 1 },
+    // A string, not a date: kubectl shows a date column as an age and prints <invalid> for a time in the future.
+    { name: 'Next Sync', type: 'string', jsonPath: '.status.nextSyncAt', description: 'When the next sync is due (RFC 3339)', priority: 1 },
     { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend', priority: 1 },
     { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
   ],

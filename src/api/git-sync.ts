@@ -6,6 +6,9 @@
 //   GitRepository does); none means the remote's default branch (its HEAD). A single
 //   string would be ambiguous ("is v1.2 a branch or a tag?").
 // - `interval` and `schedule` are mutually exclusive; neither means every 5 minutes.
+// - A sync runs as a ServiceAccount of the GitSync's namespace (spec.serviceAccountName, or
+//   the controller's default): every read, dry run, apply and prune of objects, and the read
+//   of the credentials Secret, impersonates it; never the controller's own rights.
 // - A GitSync may touch only its own namespace unless the controller allows more
 //   (see GitSyncPolicy in src/core/gitops/manifests.ts); cluster-scoped objects are refused by default.
 // - Cron expressions (schedule, sync windows) use node-cron's grammar with five fields
@@ -25,6 +28,8 @@ export const SYNC_REQUESTED_ANNOTATION = 'sluice.dev/sync-requested-at';
 export const DEFAULT_INTERVAL = '5m';
 export const DEFAULT_TIMEOUT = '60s';
 export const DEFAULT_WEBHOOK_SECRET_KEY = 'token';
+/** The ServiceAccount (in the GitSync's namespace) a sync runs as when spec.serviceAccountName is not set (the controller can name another). */
+export const DEFAULT_GITSYNC_SERVICE_ACCOUNT = 'sluice-gitsync';
 
 const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const name = () => z.string().min(1).max(253).regex(NAME_PATTERN, 'must be a lowercase DNS name');
@@ -99,7 +104,12 @@ export const GitSyncSpec = z
       .max(64)
       .optional()
       .describe('Namespaces objects may be applied in (default: the target namespace); more than the GitSync namespace needs the controller to allow it'),
-    timeout: Duration.optional().describe('Timeout of each git operation (default 60s)'),
+    timeout: Duration.optional().describe("Timeout of each git operation (default 60s); a whole sync has the controller's deadline (default 5m)"),
+    serviceAccountName: name()
+      .optional()
+      .describe(
+        `ServiceAccount in the GitSync namespace whose rights the sync has: it reads the credentials Secret and reads, dry-runs, applies and prunes objects as it (impersonation). Default: the controller's default (${DEFAULT_GITSYNC_SERVICE_ACCOUNT})`,
+      ),
   })
   .meta({
     'x-kubernetes-validations': [{ rule: '!(has(self.interval) && has(self.schedule))', message: 'set interval or schedule, not both' }],
@@ -119,7 +129,8 @@ export const SyncError = z.object({
   message: z.string(),
   file: z.string().optional().describe('Path of the file in the repository'),
   document: z.number().int().min(1).optional().describe('1-based index of the YAML document in the file'),
-  line: z.number().int().min(1).optional().describe('1-based line in the file'),
+  line: z.number().int().min(1).optional().describe('1-based line in the file (of the failing field when known)'),
+  column: z.number().int().min(1).optional().describe('1-based column in the line (of the failing field when known)'),
   commit: z.string().optional(),
 });
 export type SyncError = z.infer<typeof SyncError>;

@@ -25,6 +25,8 @@ export interface FetchRequest {
   ref: GitRefSpec;
   auth: GitAuth;
   timeoutMs: number;
+  /** The most the repository cache may hold after the fetch (bytes); beyond it the fetch fails with RepositoryTooLarge. */
+  maxBytes?: number;
 }
 
 export interface FetchResult {
@@ -38,16 +40,26 @@ export interface ReadLimits {
   maxFileBytes: number;
   /** Largest sum of all files read (bytes). */
   maxTotalBytes: number;
-  /** Most files read. */
+  /** Most files read (checked before any symbolic link is followed). */
   maxFiles: number;
+  /** Most symbolic links followed in one read. */
+  maxSymlinks: number;
+  /** Largest repository (the fetched objects in the cache, bytes). */
+  maxRepositoryBytes: number;
 }
 
-export const DEFAULT_READ_LIMITS: ReadLimits = { maxFileBytes: 1024 * 1024, maxTotalBytes: 32 * 1024 * 1024, maxFiles: 2000 };
+export const DEFAULT_READ_LIMITS: ReadLimits = {
+  maxFileBytes: 1024 * 1024,
+  maxTotalBytes: 32 * 1024 * 1024,
+  maxFiles: 2000,
+  maxSymlinks: 100,
+  maxRepositoryBytes: 512 * 1024 * 1024,
+};
 
 export interface ReadRequest {
   key: string;
   commit: string;
-  /** Files or directories relative to the repository root ("." or "" = everything). */
+  /** Files or directories relative to the repository root ("." or "" = everything); a boundary: symlinks may not leave it. */
   paths: string[];
   /** Which files to read, by path (e.g. *.yaml); paths listed explicitly as files are read regardless. */
   include: (path: string) => boolean;
@@ -76,9 +88,10 @@ export type GitErrorReason =
   | 'RepositoryNotFound'
   | 'RefNotFound'
   | 'Timeout'
-  | 'InvalidPath' // `..`, absolute, symlink out of the repository, missing path
+  | 'InvalidPath' // `..`, absolute, a symlink out of the repository or out of spec.paths, a missing path
   | 'FileTooLarge'
-  | 'TooManyFiles'
+  | 'TooManyFiles' // also too many symbolic links
+  | 'RepositoryTooLarge'
   | 'NotUtf8'
   | 'InvalidRequest' // e.g. ssh URL without known_hosts, credentials in the URL
   | 'GitFailed';
@@ -93,10 +106,4 @@ export class GitError extends Error {
     this.reason = reason;
     this.path = path;
   }
-}
-
-/** Errors a retry will not fix without a change in Git, the Secret or the spec. */
-export function isPermanentGitError(err: unknown): boolean {
-  if (!(err instanceof GitError)) return false;
-  return !['Unreachable', 'Timeout', 'GitFailed'].includes(err.reason);
 }

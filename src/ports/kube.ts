@@ -104,4 +104,12 @@ export interface KubeClient {
   informer<T extends KubeObject = KubeObject>(kind: ResourceKind, opts?: { namespace?: string; labelSelector?: string }): Informer<T>;
   /** Maps apiVersion+kind to its resource (via discovery for kinds not in `kinds`). */
   resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined>;
+  /**
+   * A client whose every request impersonates `user` (and `groups`): the API server authorizes
+   * it as that user, e.g. `system:serviceaccount:<namespace>:<name>` (a GitSync's ServiceAccount).
+   */
+  impersonate?(user: string, groups?: string[]): KubeClient;
 }
+
+/** The user name of a ServiceAccount, as the API server authenticates (and impersonates) it. */
+export const serviceAccountUser = (namespace: string, name: string) => `system:serviceaccount:${namespace}:${name}`;

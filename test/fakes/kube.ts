@@ -291,4 +291,55 @@ export class FakeKube implements KubeClient {
   async resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined> {
     return Object.values(kinds).find((k) => k.apiVersion === apiVersion && k.kind === kind);
   }
+
+  /** Every request made through impersonate(), in order: "user verb plural ns/name" (verb `patch` with dryRun is `dry-run`). */
+  readonly impersonated: string[] = [];
+  /** What an impersonated user may do (default: everything); a refusal is a 403, worded as the API server's. */
+  authorize: (user: string, verb: string, kind: ResourceKind, namespace: string | undefined) => boolean = () => true;
+
+  /** A client whose requests are recorded as `user`'s and checked with `authorize`; the store is this one. */
+  impersonate(user: string): KubeClient {
+    return new ImpersonatingView(this, user);
+  }
+}
+
+class ImpersonatingView implements KubeClient {
+  private readonly fake: FakeKube;
+  private readonly user: string;
+  constructor(fake: FakeKube, user: string) {
+    this.fake = fake;
+    this.user = user;
+  }
+  private check(verb: string, kind: ResourceKind, namespace: string | undefined, name = ''): void {
+    this.fake.impersonated.push(`${this.user} ${verb} ${kind.plural} ${namespace ?? ''}/${name}`);
+    if (this.fake.authorize(this.user, verb === 'dry-run' ? 'patch' : verb, kind, namespace)) return;
+    const where = kind.namespaced ? ` in the namespace "${namespace ?? ''}"` : ' at the cluster scope';
+    throw new KubeError(403, 'Forbidden', `${kind.plural} "${name}" is forbidden: User "${this.user}" cannot ${verb} resource "${kind.plural}"${where}`);
+  }
+  get<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string): Promise<T | undefined> {
+    this.check('get', kind, namespace, name);
+    return this.fake.get<T>(kind, namespace, name);
+  }
+  list<T extends KubeObject>(kind: ResourceKind, namespace?: string, labelSelector?: string): Promise<T[]> {
+    this.check('list', kind, namespace);
+    return this.fake.list<T>(kind, namespace, labelSelector);
+  }
+  create<T extends KubeObject>(kind: ResourceKind, obj: T, opts?: { dryRun?: boolean }): Promise<T> {
+    this.check('create', kind, obj.metadata?.namespace, obj.metadata?.name);
+    return this.fake.create<T>(kind, obj, opts);
+  }
+  patch<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string, body: unknown, opts: PatchOptions): Promise<T> {
+    this.check(opts.dryRun ? 'dry-run' : 'patch', kind, namespace, name);
+    return this.fake.patch<T>(kind, namespace, name, body, opts);
+  }
+  delete(kind: ResourceKind, namespace: string | undefined, name: string, opts?: { dryRun?: boolean }): Promise<void> {
+    this.check('delete', kind, namespace, name);
+    return this.fake.delete(kind, namespace, name, opts);
+  }
+  informer<T extends KubeObject>(kind: ResourceKind, opts?: { namespace?: string }): Informer<T> {
+    return this.fake.informer<T>(kind, opts);
+  }
+  resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined> {
+    return this.fake.resolveKind(apiVersion, kind);
+  }
 }

@@ -4,8 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CliGitClient, checkUrl, classifyFailure, normaliseRepoPath, redact, sshCommand } from './cli.ts';
+import { checkUrl, sshCommand } from './auth.ts';
+import { CliGitClient } from './cli.ts';
+import { classifyFailure, redact } from './errors.ts';
+import { normaliseRepoPath } from './tree.ts';
+import { run } from './run.ts';
 import { DEFAULT_READ_LIMITS, GitError, type ReadLimits } from '../../ports/git.ts';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { SSHD, TestRepo, startGitHttpServer, startSshGitServer, tempDir, type GitHttpServer, type SshGitServer } from '../../../test/helpers/git-repos.ts';
@@ -98,12 +103,22 @@ describe('CliGitClient over file://', () => {
     await rejectsWith(read(second, ['missing']), 'InvalidPath', /"missing" does not exist/);
   });
 
-  test('symlinks: inside the repository followed, outside or to a directory refused', async () => {
-    const inside = await repo.commit({ 'links/ok.yaml': { symlink: '../apps/b.yml' } }, 'link inside');
+  test('symlinks: inside the paths followed; out of the paths, out of the repository or to a directory refused', async () => {
+    const inside = await repo.commit({ 'links/ok.yaml': { symlink: '../apps/b.yml' }, 'links/chain.yaml': { symlink: 'ok.yaml' } }, 'link inside');
     await fetch();
-    assert.deepEqual(await read(inside, ['links']), [{ path: 'links/ok.yaml', content: 'kind: B\n' }]);
+    assert.deepEqual(await read(inside, ['links', 'apps/b.yml']), [
+      { path: 'apps/b.yml', content: 'kind: B\n' },
+      { path: 'links/chain.yaml', content: 'kind: B\n' },
+      { path: 'links/ok.yaml', content: 'kind: B\n' },
+    ]);
+    assert.equal((await read(inside, [])).find((f) => f.path === 'links/chain.yaml')?.content, 'kind: B\n', 'the whole repository: inside it');
+    // paths is a boundary: a link to a file of the repository outside spec.paths is refused too
+    await rejectsWith(read(inside, ['links']), 'InvalidPath', /symlink links\/(ok|chain)\.yaml points to apps\/b\.yml, outside spec\.paths \(links\)/);
 
-    const outside = await repo.commit({ 'links/ok.yaml': null, 'links/evil.yaml': { symlink: '../../../../../../etc/passwd' } }, 'link outside');
+    const outside = await repo.commit(
+      { 'links/ok.yaml': null, 'links/chain.yaml': null, 'links/evil.yaml': { symlink: '../../../../../../etc/passwd' } },
+      'link outside',
+    );
     await fetch();
     await rejectsWith(read(outside, ['links']), 'InvalidPath', /links\/evil\.yaml points outside the repository/);
 
@@ -113,8 +128,63 @@ describe('CliGitClient over file://', () => {
 
     const toDir = await repo.commit({ 'links/evil.yaml': null, 'links/dir.yaml': { symlink: '../apps' } }, 'dir link');
     await fetch();
-    await rejectsWith(read(toDir, ['links']), 'InvalidPath', /symlinked directories are not followed/);
+    await rejectsWith(read(toDir, ['links', 'apps']), 'InvalidPath', /symlinked directories are not followed/);
     await repo.commit({ 'links/dir.yaml': null }, 'clean up');
+  });
+
+  test('file-count and symlink limits are checked before any link is followed', async () => {
+    // Each link points out of the repository: following one first would fail with InvalidPath instead.
+    const links = await repo.commit(
+      { 'many/a.yaml': { symlink: '/etc/passwd' }, 'many/b.yaml': { symlink: '/etc/passwd' }, 'many/c.yaml': { symlink: '/etc/passwd' } },
+      'many links',
+    );
+    await fetch();
+    await rejectsWith(read(links, ['many'], { maxFiles: 2 }), 'TooManyFiles', /3 manifest files under many; the limit is 2/);
+    await rejectsWith(read(links, ['many'], { maxSymlinks: 2 }), 'TooManyFiles', /3 symbolic links under many; the limit is 2/);
+    await rejectsWith(read(links, ['many']), 'InvalidPath', /outside the repository/);
+    await repo.commit({ 'many/a.yaml': null, 'many/b.yaml': null, 'many/c.yaml': null }, 'clean up');
+  });
+
+  test('a repository over the size limit is refused and its cache dropped', async () => {
+    const big = await repo.commit({ 'blob/noise.txt': randomBytes(400_000) }, 'big blob');
+    const err = await rejectsWith(
+      client.fetch({ key: 'ns/big', url: repo.fileUrl, ref: {}, auth: none, timeoutMs: 10_000, maxBytes: 100_000 }),
+      'RepositoryTooLarge',
+      /larger than the limit of 97\.7 KiB/,
+    );
+    assert.doesNotMatch(err.message, new RegExp(big));
+    await rejectsWith(
+      client.readFiles({ key: 'ns/big', commit: big, paths: [], include: yaml, limits: DEFAULT_READ_LIMITS, timeoutMs: 5000 }),
+      'GitFailed',
+      /nothing fetched/,
+    );
+    assert.equal((await client.fetch({ key: 'ns/big', url: repo.fileUrl, ref: {}, auth: none, timeoutMs: 10_000, maxBytes: 50_000_000 })).commit, big);
+    await repo.commit({ 'blob/noise.txt': null }, 'clean up');
+  });
+
+  test('two controllers sharing one cache directory do not trip over each other (a lock per repository)', async () => {
+    // Two clients are two processes as far as the cache is concerned: each has its own in-memory lock.
+    const cache = `${dir.path}/shared-cache`;
+    const a = new CliGitClient({ cacheDir: cache, allowFileUrls: true });
+    const b = new CliGitClient({ cacheDir: cache, allowFileUrls: true });
+    let head = '';
+    for (let round = 0; round < 4; round++) {
+      // the first round also creates the key's repository, from both sides at once
+      head = await repo.commit({ 'apps/a.yaml': `kind: A${round + 3}\n` }, `round ${round}`);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? a : b).fetch({ key: 'ns/shared', url: repo.fileUrl, ref: { branch: 'main' }, auth: none, timeoutMs: 20_000 }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value.commit : String(r.reason))),
+        Array(8).fill(head),
+      );
+    }
+    const files = await Promise.all(
+      [a, b].map((c) => c.readFiles({ key: 'ns/shared', commit: head, paths: ['apps'], include: yaml, limits: DEFAULT_READ_LIMITS, timeoutMs: 10_000 })),
+    );
+    assert.deepEqual(files[0], files[1]);
   });
 
   test('huge files, too many files and non-UTF-8 files are clear errors', async () => {
@@ -382,4 +452,15 @@ describe('URL and message hygiene', () => {
     assert.equal(c("fatal: repository 'https://h/x/' not found"), 'RepositoryNotFound');
     assert.equal(classifyFailure({ stderr: '', timedOut: true }), 'Timeout');
   });
+});
+
+test('run: aborting its signal kills the process (what stops a fetch past the size limit)', async () => {
+  const stop = new AbortController();
+  const started = Date.now();
+  const running = run('sleep', ['30'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 60_000, signal: stop.signal });
+  stop.abort();
+  const result = await withDeadline(running, 10_000, 'sleep still running');
+  assert.equal(result.aborted, true);
+  assert.equal(result.timedOut, false);
+  assert.ok(Date.now() - started < 10_000);
 });

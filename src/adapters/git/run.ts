@@ -9,6 +9,8 @@ export interface RunOptions {
   input?: Buffer | string;
   /** Output beyond this many bytes kills the process (protects memory). */
   maxStdoutBytes?: number;
+  /** Aborting kills the process group (e.g. a repository growing past its size limit). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -18,6 +20,8 @@ export interface RunResult {
   stderr: string;
   timedOut: boolean;
   outputTooLarge: boolean;
+  /** Killed because `signal` was aborted. */
+  aborted: boolean;
 }
 
 const MAX_STDERR = 64 * 1024;
@@ -36,6 +40,7 @@ export function run(program: string, args: string[], opts: RunOptions): Promise<
     let err = '';
     let timedOut = false;
     let outputTooLarge = false;
+    let aborted = false;
     const killGroup = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -47,6 +52,12 @@ export function run(program: string, args: string[], opts: RunOptions): Promise<
       timedOut = true;
       killGroup();
     }, opts.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      killGroup();
+    };
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout?.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (opts.maxStdoutBytes !== undefined && outBytes > opts.maxStdoutBytes) {
@@ -61,11 +72,13 @@ export function run(program: string, args: string[], opts: RunOptions): Promise<
     });
     child.on('error', (e) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err, timedOut, outputTooLarge });
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err, timedOut, outputTooLarge, aborted });
     });
     if (opts.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {}); // the process may exit before reading everything

@@ -2,148 +2,11 @@
 // temp dir over file://, and over HTTP with basic auth), on a fake clock.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { FakeKube } from '../../../test/fakes/kube.ts';
-import { CliGitClient } from '../../adapters/git/cli.ts';
 import { TestRepo, git, startGitHttpServer, tempDir, type FileChange, type GitHttpServer } from '../../../test/helpers/git-repos.ts';
-import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, SYNC_REQUESTED_ANNOTATION, type GitSyncSpec, type GitSyncStatus } from '../../api/git-sync.ts';
-import type { Clock } from '../../ports/clock.ts';
+import { condition, configMap, configMapKind, hpaKind, image, rollout, services, world, type World } from '../../../test/helpers/git-sync-world.ts';
+import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, SYNC_REQUESTED_ANNOTATION, type GitSyncSpec } from '../../api/git-sync.ts';
 import { kinds, type KubeObject, type ResourceKind } from '../../ports/kube.ts';
-import { reconcileGitSync, reconcileGitSyncByKey, requestSync, type GitSyncDeps } from './git-sync-reconciler.ts';
-
-const configMapKind: ResourceKind = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
-const namespaceKind: ResourceKind = { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
-const hpaKind: ResourceKind = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true };
-
-/** The fake with discovery for the extra kinds these tests use. */
-class Cluster extends FakeKube {
-  override async resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined> {
-    return [configMapKind, namespaceKind, hpaKind].find((k) => k.apiVersion === apiVersion && k.kind === kind) ?? super.resolveKind(apiVersion, kind);
-  }
-}
-
-class FakeClock implements Clock {
-  current: Date;
-  constructor(iso: string) {
-    this.current = new Date(iso);
-  }
-  now(): Date {
-    return new Date(this.current);
-  }
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-  setTimer(): () => void {
-    throw new Error('reconcileGitSync must not set timers');
-  }
-}
-
-const rollout = (image: string, replicas = 4) => `apiVersion: sluice.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-  strategy:
-    canary:
-      stableService: web-stable
-      steps:
-        - setWeight: 25
-        - pause: {}
-`;
-const services = `apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web-stable
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
-`;
-const configMap = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: "${value}"\n`;
-
-function logCapture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _e, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), text: () => lines.join('') };
-}
-
-interface World {
-  kube: Cluster;
-  clock: FakeClock;
-  repo: TestRepo;
-  deps: GitSyncDeps;
-  logs: () => string;
-  reconcile: () => Promise<{ requeueAfterMs?: number }>;
-  status: () => GitSyncStatus;
-  get: <T extends KubeObject = KubeObject>(kind: ResourceKind, name: string) => T | undefined;
-  events: () => Array<{ type: string; reason: string; message: string }>;
-  setSpec: (spec: Partial<GitSyncSpec>) => Promise<void>;
-  cleanup: () => Promise<void>;
-}
-
-async function world(spec: Partial<GitSyncSpec> = {}, name = 'apps'): Promise<World> {
-  const dir = await tempDir('sluice-gitsync-');
-  const repo = await TestRepo.create(dir.path);
-  const clock = new FakeClock('2025-06-02T10:00:00Z'); // a Monday
-  const kube = new Cluster({ now: () => clock.now() });
-  const { logger, text } = logCapture();
-  const deps: GitSyncDeps = {
-    kube,
-    git: new CliGitClient({ cacheDir: `${dir.path}/cache`, allowFileUrls: true }),
-    clock,
-    logger,
-    policy: { allowFileUrls: true },
-  };
-  await kube.create(kinds.gitSync, {
-    apiVersion: 'sluice.dev/v1alpha1',
-    kind: 'GitSync',
-    metadata: { name, namespace: 'team' },
-    spec: { url: repo.fileUrl, paths: ['deploy'], prune: true, interval: '1m', ...spec },
-  });
-  return {
-    kube,
-    clock,
-    repo,
-    deps,
-    logs: text,
-    reconcile: () => reconcileGitSyncByKey('team', name, deps),
-    status: () => (kube.peek(kinds.gitSync, 'team', name) as { status?: GitSyncStatus } | undefined)?.status ?? {},
-    get: (kind, n) => kube.peek(kind, 'team', n),
-    events: () => kube.all(kinds.event, 'team').map((e) => ({ type: String(e.type), reason: String(e.reason), message: String(e.message) })),
-    setSpec: async (extra) => {
-      const current = kube.peek(kinds.gitSync, 'team', name) as { spec: GitSyncSpec };
-      await kube.patch(kinds.gitSync, 'team', name, { spec: { ...current.spec, ...extra } }, { type: 'merge' });
-    },
-    cleanup: () => dir.remove(),
-  };
-}
-
-const image = (o: KubeObject | undefined) =>
-  ((o?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0] as { image: string }).image;
-const condition = (s: GitSyncStatus, type: string) => s.conditions?.find((c) => c.type === type);
+import { reconcileGitSync, requestSync } from './git-sync-reconciler.ts';
 
 describe('GitSync: the life of a repository', () => {
   let w: World;
@@ -219,9 +82,11 @@ describe('GitSync: the life of a repository', () => {
     assert.equal(s.lastError?.reason, 'InvalidManifest');
     assert.equal(s.lastError?.file, 'deploy/zz-bad.yaml');
     assert.equal(s.lastError?.document, 2);
+    assert.equal(s.lastError?.line, 27, 'the line of setWeight: 150, not of the document');
+    assert.equal(s.lastError?.column, 22);
     assert.match(
       s.lastError?.message ?? '',
-      /Nothing applied from commit [0-9a-f]{12}: deploy\/zz-bad\.yaml: document 2 \(line 8\): Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big/,
+      /^Nothing applied from commit [0-9a-f]{12}: deploy\/zz-bad\.yaml:27:22: Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big: expected number to be <=100$/,
     );
     assert.equal(condition(s, 'Ready')?.status, 'False');
     assert.equal(condition(s, 'Stalled')?.status, 'True');
@@ -409,7 +274,7 @@ describe('GitSync: atomicity and refusals', () => {
   };
 
   test('invalid YAML', () =>
-    failing({ 'deploy/b.yaml': 'a: [\n' }, { reason: 'InvalidYAML', file: 'deploy/b.yaml', message: /document 1: invalid YAML at line \d/ }));
+    failing({ 'deploy/b.yaml': 'a: [\n' }, { reason: 'InvalidYAML', file: 'deploy/b.yaml', message: /deploy\/b\.yaml:\d+:\d+: invalid YAML: / }));
   test('an unknown kind', () =>
     failing(
       { 'deploy/b.yaml': 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n' },

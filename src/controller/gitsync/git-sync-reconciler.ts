@@ -1,63 +1,39 @@
-// The GitSync reconcile: decide (pure, src/core/gitops/schedule.ts) -> fetch -> read ->
-// validate ALL (schema, policy, then a server-side dry-run apply of each object) -> apply
-// ALL (server-side apply, field manager sluice-gitsync) -> prune -> one status patch and
-// Events. Atomic per commit: if any manifest fails validation or dry-run, nothing from the
-// commit is applied and the status names the file, the document and the reason.
+// The GitSync reconcile: check the spec -> decide (pure, src/core/gitops/schedule.ts) -> sync
+// (the phases in sync-phases.ts: fetch, parse, validate, dry run, apply, prune) -> status:
+// one status patch and its Events. Atomic per commit: if any manifest fails validation or the
+// dry run, nothing from the commit is applied and the status names the file, line and column.
+// The sync runs as the GitSync's ServiceAccount (impersonation), never as the controller.
 //
 // Wiring (main.ts): an informer on GitSyncs feeds keys to the work queue; the queue calls
 // reconcileGitSyncByKey (or reconcileGitSync with the cached object) and requeues after
 // the returned delay. The webhook receiver (src/adapters/http/webhook-server.ts) and `kubectl sluice sync` set the
 // sync-requested annotation (requestSync) so a push is a level-based trigger too.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { durationToMs } from '../../api/duration.ts';
-import { stableStringify } from '../../core/shared/hash.ts';
-import { formatIssues } from '../../core/shared/zod-issues.ts';
 import {
-  DEFAULT_TIMEOUT,
-  GIT_SYNC_FIELD_MANAGER,
+  DEFAULT_GITSYNC_SERVICE_ACCOUNT,
   GitSync,
   SYNC_REQUESTED_ANNOTATION,
   type GitSyncSpec,
   type GitSyncStatus,
-  type InventoryEntry,
   type SyncError,
 } from '../../api/git-sync.ts';
-import {
-  applyOrder,
-  autoscaledRollouts,
-  calculatePrune,
-  describeRef,
-  isManifestPath,
-  isOwnedBy,
-  managedByOther,
-  namespaceScope,
-  normaliseInventory,
-  parseManifests,
-  placeManifests,
-  prepareForApply,
-  refKey,
-  validateManifest,
-  type DesiredObject,
-  type GitSyncPolicy,
-  type KindInfo,
-  type ManifestProblem,
-} from '../../core/gitops/manifests.ts';
-import {
-  calculateBlockedStatus,
-  calculateFailedStatus,
-  calculateSyncedStatus,
-  calculateWaitingStatus,
-  shortCommit,
-  statusMergePatch,
-} from '../../core/gitops/status.ts';
+import { normaliseInventory } from '../../core/gitops/desired.ts';
+import { syncFailure, type SyncFailure } from '../../core/gitops/failures.ts';
+import { namespaceScope, type GitSyncPolicy } from '../../core/gitops/placement.ts';
 import { calculateNextDue, decideSync, firstAllowedTime, scheduleProblems, type SyncTrigger } from '../../core/gitops/schedule.ts';
+import { calculateBlockedStatus, calculateFailedStatus, calculateSyncedStatus, calculateWaitingStatus } from '../../core/gitops/status.ts';
+import { maskValues } from '../../core/shared/mask.ts';
+import { CONFLICT_REQUEUE_MS } from '../../core/shared/requeue.ts';
+import { formatIssues } from '../../core/shared/zod-issues.ts';
 import type { Clock } from '../../ports/clock.ts';
-import { DEFAULT_READ_LIMITS, GitError, isPermanentGitError, type GitAuth, type GitClient, type ReadLimits } from '../../ports/git.ts';
-import { KubeError, isNotFound, kinds, type KubeClient, type KubeObject, type ResourceKind } from '../../ports/kube.ts';
+import { DEFAULT_READ_LIMITS, type GitClient, type ReadLimits } from '../../ports/git.ts';
+import { KubeError, kinds, serviceAccountUser, type KubeClient, type KubeObject } from '../../ports/kube.ts';
+import { EventRecorder, type EventSource, type EventSpec } from '../runtime/events.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
+import { applyPhase, dryRunPhase, fetchPhase, parsePhase, prunePhase, SyncAbort, SyncDeadline, validatePhase, type SyncContext } from './sync-phases.ts';
 
 export interface GitSyncDeps {
+  /** The controller's own client: GitSyncs, their status and Events. Objects are touched only through its impersonate(). */
   kube: KubeClient;
   git: GitClient;
   clock: Clock;
@@ -65,8 +41,31 @@ export interface GitSyncDeps {
   /** What GitSyncs may do on this controller (default: own namespace only, no cluster-scoped objects, no file:// URLs). */
   policy?: GitSyncPolicy;
   readLimits?: ReadLimits;
+  /** Deadline of one whole sync (default SYNC_DEADLINE_MS). */
+  syncDeadlineMs?: number;
   /** Recorded as the Event's reporting instance (e.g. the pod name). */
   instance?: string;
+  /** The one status writer and Event recorder (made over `kube` when not given). */
+  status?: StatusWriter;
+  events?: EventRecorder;
+}
+
+export const GIT_SYNC_EVENT_SOURCE: Omit<EventSource, 'instance'> = { component: 'sluice-gitsync', reportingComponent: 'sluice.dev/gitsync' };
+
+/** What the status phase writes with: the shared writer and recorder, and the logger of this reconcile. */
+interface Writes {
+  status: StatusWriter;
+  events: EventRecorder;
+  log: Logger;
+}
+
+function writesFor(deps: GitSyncDeps, log: Logger): Writes {
+  const now = () => deps.clock.now();
+  return {
+    status: deps.status ?? new StatusWriter(deps.kube, now),
+    events: deps.events ?? new EventRecorder(deps.kube, now, { ...GIT_SYNC_EVENT_SOURCE, instance: deps.instance ?? 'sluice' }),
+    log,
+  };
 }
 
 export interface GitSyncResult {
@@ -75,20 +74,16 @@ export interface GitSyncResult {
 
 /** Requeue for a GitSync whose spec is invalid (a spec change triggers a reconcile anyway). */
 export const INVALID_SPEC_REQUEUE_MS = 10 * 60_000;
-const HPA_KIND: ResourceKind = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true };
-
-/** A sync failure with a reason for the status; `stalled` when retrying cannot help. */
-class SyncFailure extends Error {
-  readonly error: SyncError;
-  readonly stalled: boolean;
-  readonly applied: InventoryEntry[];
-  constructor(error: SyncError, stalled: boolean, applied: InventoryEntry[] = []) {
-    super(error.message);
-    this.error = error;
-    this.stalled = stalled;
-    this.applied = applied;
-  }
-}
+/** Deadline of one whole sync: fetch, read, every request of the dry run, apply and prune. */
+export const SYNC_DEADLINE_MS = 5 * 60_000;
+/** Requeue when no time is known (windows that never allow, or could not be worked out). */
+const UNKNOWN_TIME_REQUEUE_MS = 3_600_000;
+/**
+ * The longest requeue: a window may next open in years (Feb 29 on a Monday: 2044), and a
+ * timer cannot wait longer than 2^31-1 ms (24.8 days); a daily look costs nothing.
+ */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
+const bounded = (ms: number) => Math.min(MAX_REQUEUE_MS, ms);
 
 /** Reads the GitSync and reconciles it; a deleted GitSync drops its Git cache. */
 export async function reconcileGitSyncByKey(namespace: string, name: string, deps: GitSyncDeps): Promise<GitSyncResult> {
@@ -104,6 +99,7 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
   const namespace = obj.metadata?.namespace ?? '';
   // The caller's logger already names the GitSync and the reconcile (namespace, name, reconcileID).
   const log = deps.logger;
+  const w = writesFor(deps, log);
   const now = deps.clock.now();
   const previous = (obj as { status?: GitSyncStatus }).status;
   const generation = obj.metadata?.generation;
@@ -127,9 +123,9 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
       attempted: false,
     });
     log.warn({ problems: specProblems }, 'Invalid GitSync spec');
-    await writeStatus(deps, obj, previous, status, log);
-    if (previous?.lastError?.message !== message) await recordEvent(deps, obj, 'Warning', 'InvalidSpec', message, log);
-    return { requeueAfterMs: INVALID_SPEC_REQUEUE_MS };
+    if (previous?.lastError?.message !== message) await event(w, obj, { type: 'Warning', reason: 'InvalidSpec', message }, [generation]);
+    const written = await w.status.write(kinds.gitSync, obj, status);
+    return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : INVALID_SPEC_REQUEUE_MS };
   }
   const gitSync = parsed.data;
   const spec = gitSync.spec;
@@ -140,25 +136,34 @@ export async function reconcileGitSync(obj: KubeObject, deps: GitSyncDeps): Prom
   switch (decision.action) {
     case 'suspended': {
       log.debug('GitSync suspended');
-      const status = calculateWaitingStatus(previous, undefined, hasWindows, now);
-      await writeStatus(deps, obj, previous, status, log);
-      return {};
+      const written = await w.status.write(kinds.gitSync, obj, calculateWaitingStatus(previous, undefined, hasWindows, now));
+      return written === 'conflict' ? { requeueAfterMs: CONFLICT_REQUEUE_MS } : {};
     }
     case 'wait': {
-      await writeStatus(deps, obj, previous, calculateWaitingStatus(previous, decision.nextSyncAt, hasWindows, now), log);
-      return { requeueAfterMs: Math.max(0, decision.dueAt.getTime() - now.getTime()) };
+      const written = await w.status.write(kinds.gitSync, obj, calculateWaitingStatus(previous, decision.nextSyncAt, hasWindows, now));
+      return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : bounded(Math.max(0, decision.dueAt.getTime() - now.getTime())) };
     }
     case 'blocked': {
-      const status = calculateBlockedStatus(previous, decision.message, decision.allowedAt, now);
-      const wasAllowed = !previous?.conditions?.some((c) => c.type === 'SyncAllowed' && c.status === 'False');
-      log.info({ trigger: decision.trigger, allowedAt: decision.allowedAt?.toISOString() }, 'Sync denied by a sync window');
-      await writeStatus(deps, obj, previous, status, log);
-      if (wasAllowed) await recordEvent(deps, obj, 'Normal', 'SyncWindowDenied', decision.message, log);
-      return { requeueAfterMs: decision.allowedAt ? Math.max(1000, decision.allowedAt.getTime() - now.getTime()) : 3_600_000 };
+      const reason = decision.unresolved ? 'SyncWindowUnresolved' : 'SyncWindow';
+      const status = calculateBlockedStatus(previous, decision.message, decision.allowedAt, now, reason);
+      const wasDenied = previous?.conditions?.some((c) => c.type === 'SyncAllowed' && c.status === 'False');
+      log.info({ trigger: decision.trigger, allowedAt: decision.allowedAt?.toISOString(), unresolved: decision.unresolved }, 'Sync denied by a sync window');
+      // Once per stretch of denial: the Event is named after when the window started to deny.
+      const deniedSince = status.conditions?.find((c) => c.type === 'SyncAllowed')?.lastTransitionTime;
+      const type = decision.unresolved ? 'Warning' : 'Normal';
+      if (!wasDenied) await event(w, obj, { type, reason: 'SyncWindowDenied', message: decision.message }, [deniedSince]);
+      const written = await w.status.write(kinds.gitSync, obj, status);
+      if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
+      return { requeueAfterMs: decision.allowedAt ? bounded(Math.max(1000, decision.allowedAt.getTime() - now.getTime())) : UNKNOWN_TIME_REQUEUE_MS };
     }
     case 'sync':
-      return sync(obj, gitSync, decision.trigger, syncRequest, deps, log);
+      return sync(obj, gitSync, decision.trigger, syncRequest, deps, w);
   }
+}
+
+/** Who a GitSync's sync runs as: its spec.serviceAccountName, else the controller's default. */
+export function syncServiceAccount(spec: Pick<GitSyncSpec, 'serviceAccountName'>, policy: GitSyncPolicy): string {
+  return spec.serviceAccountName ?? policy.defaultServiceAccount ?? DEFAULT_GITSYNC_SERVICE_ACCOUNT;
 }
 
 async function sync(
@@ -167,265 +172,152 @@ async function sync(
   trigger: SyncTrigger,
   syncRequest: string | undefined,
   deps: GitSyncDeps,
-  log: Logger,
+  w: Writes,
 ): Promise<GitSyncResult> {
-  const { kube, git, clock } = deps;
+  const log = w.log;
   const namespace = obj.metadata?.namespace ?? '';
-  const key = `${namespace}/${obj.metadata?.name ?? ''}`;
   const spec = gitSync.spec;
-  const previous = gitSync.status;
-  const generation = obj.metadata?.generation;
-  const hasWindows = (spec.syncWindows ?? []).length > 0;
-  const timeoutMs = durationToMs(spec.timeout ?? DEFAULT_TIMEOUT);
-  const started = clock.now();
+  const policy = deps.policy ?? {};
+  const serviceAccount = syncServiceAccount(spec, policy);
+  const started = deps.clock.now();
+  const impersonating = deps.kube.impersonate?.(serviceAccountUser(namespace, serviceAccount));
+  const ctx: SyncContext = {
+    key: `${namespace}/${obj.metadata?.name ?? ''}`,
+    namespace,
+    spec,
+    previous: gitSync.status,
+    kube: impersonating ?? deps.kube,
+    identity: `ServiceAccount ${namespace}/${serviceAccount}`,
+    git: deps.git,
+    policy,
+    readLimits: deps.readLimits ?? DEFAULT_READ_LIMITS,
+    deadline: new SyncDeadline(deps.clock, deps.syncDeadlineMs ?? SYNC_DEADLINE_MS),
+    log,
+    secrets: [],
+  };
+  log.info({ trigger, url: spec.url, serviceAccount }, 'Syncing');
   let commit: string | undefined;
-  let secrets: string[] = [];
-  log.info({ trigger, url: spec.url }, 'Syncing');
   try {
-    const auth = await readAuth(kube, namespace, spec);
-    secrets = secretValues(auth);
-    let fetched;
-    try {
-      fetched = await git.fetch({ key, url: spec.url, ref: spec.ref ?? {}, auth, timeoutMs });
-    } catch (err) {
-      throw gitFailure(err, undefined, 'FetchFailed');
-    }
-    commit = fetched.commit;
-    let files;
-    try {
-      files = await git.readFiles({ key, commit, paths: spec.paths ?? [], include: isManifestPath, limits: deps.readLimits ?? DEFAULT_READ_LIMITS, timeoutMs });
-    } catch (err) {
-      throw gitFailure(err, commit, 'ReadFailed');
-    }
-
-    // 1. Parse and validate every manifest (schema).
-    const { manifests, problems } = parseManifests(files);
-    problems.push(...manifests.flatMap(validateManifest));
-    failOn(problems, commit);
-    if (manifests.length === 0) {
-      throw new SyncFailure(
-        {
-          reason: 'NoManifests',
-          message: `No manifests (*.yaml, *.yml, *.json) under ${(spec.paths ?? ['/']).join(', ')} at commit ${shortCommit(commit)}; nothing applied, nothing pruned`,
-          commit,
-        },
-        true,
-      );
-    }
-
-    // 2. Resolve kinds, place namespaces, check the policy.
-    const scope = namespaceScope(namespace, spec, deps.policy ?? {});
-    if ('reason' in scope) throw new SyncFailure({ ...scope, commit }, true);
-    const resolved = new Map<string, KindInfo | undefined>();
-    for (const m of manifests) {
-      const k = `${m.object.apiVersion} ${m.object.kind}`;
-      if (!resolved.has(k)) resolved.set(k, await kube.resolveKind(m.object.apiVersion, m.object.kind));
-    }
-    const placed = placeManifests(manifests, (apiVersion, kind) => resolved.get(`${apiVersion} ${kind}`), scope);
-    failOn(placed.problems, commit);
-
-    // 3. Live state: who manages each object, which Rollouts are autoscaled.
-    const live = new Map<string, KubeObject | undefined>();
-    const ownership: ManifestProblem[] = [];
-    for (const d of placed.objects) {
-      const current = await kube.get(d.resource as ResourceKind, d.ref.namespace, d.ref.name);
-      live.set(refKey(d.ref), current);
-      const other = managedByOther(current, key);
-      if (other) {
-        ownership.push({
-          reason: 'ManagedByOtherGitSync',
-          message: `${where(d)}: ${describeRef(d.ref)} is managed by GitSync ${other}; an object can be managed by one GitSync only`,
-          ...d.source,
-        });
-      }
-    }
-    failOn(ownership, commit);
-    const autoscaled = await findAutoscaled(kube, placed.objects);
-    const prepared = applyOrder(placed.objects).map((d) => ({
-      d,
-      body: prepareForApply(d, { commit: commit as string, gitSync: key, autoscaled, live: live.get(refKey(d.ref)) }),
-    }));
-
-    // 4. Server-side dry run of every object: the API server's own validation, admission included.
-    const dryRunProblems: ManifestProblem[] = [];
-    for (const { d, body } of prepared) {
-      try {
-        await kube.patch(d.resource as ResourceKind, d.ref.namespace, d.ref.name, body, {
-          type: 'apply',
-          fieldManager: GIT_SYNC_FIELD_MANAGER,
-          force: true,
-          dryRun: true,
-        });
-      } catch (err) {
-        if (!(err instanceof KubeError) || err.status === 0 || err.status >= 500)
-          throw new SyncFailure({ reason: 'ApiUnavailable', message: `Dry run of ${describeRef(d.ref)} failed: ${(err as Error).message}`, commit }, false);
-        dryRunProblems.push({ reason: 'DryRunFailed', message: `${where(d)}: the API server rejects ${describeRef(d.ref)}: ${err.message}`, ...d.source });
-      }
-    }
-    failOn(dryRunProblems, commit);
-
-    // 5. Apply everything.
-    const applied: InventoryEntry[] = [];
-    let changed = 0;
-    for (const { d, body } of prepared) {
-      try {
-        const result = await kube.patch(d.resource as ResourceKind, d.ref.namespace, d.ref.name, body, {
-          type: 'apply',
-          fieldManager: GIT_SYNC_FIELD_MANAGER,
-          force: true,
-        });
-        applied.push(d.ref);
-        if (contentChanged(live.get(refKey(d.ref)), result)) changed++;
-      } catch (err) {
-        throw new SyncFailure(
-          {
-            reason: 'ApplyFailed',
-            message: `Applying ${describeRef(d.ref)} (${d.source.file}) failed after ${applied.length} of ${prepared.length} objects: ${(err as Error).message}; the next sync retries`,
-            file: d.source.file,
-            document: d.source.document,
-            line: d.source.line,
-            commit,
-          },
-          false,
-          applied,
-        );
-      }
-    }
-
-    // 6. Prune what left Git (only objects that still carry this GitSync's stamp).
-    const desiredRefs = placed.objects.map((d) => d.ref);
-    const kept: InventoryEntry[] = [];
-    const pruneProblems: string[] = [];
-    let pruned = 0;
-    if (spec.prune) {
-      for (const ref of calculatePrune(previous?.inventory ?? [], desiredRefs)) {
-        const outcome = await pruneOne(kube, ref, key, log);
-        if (outcome === 'deleted') pruned++;
-        else if (outcome !== 'gone') {
-          kept.push(ref);
-          pruneProblems.push(`${describeRef(ref)}: ${outcome}`);
-        }
-      }
-    }
-
-    const now = clock.now();
-    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, false), spec.timeZone);
-    const status = calculateSyncedStatus(previous, {
+    // Never with the controller's own rights: a client that cannot impersonate cannot sync.
+    if (!impersonating)
+      throw new SyncAbort(syncFailure({ reason: 'Forbidden', message: 'This controller cannot impersonate ServiceAccounts; nothing is synced' }));
+    commit = await fetchPhase(ctx);
+    const manifests = await parsePhase(ctx, commit);
+    const prepared = await validatePhase(ctx, manifests, commit);
+    await dryRunPhase(ctx, prepared, commit);
+    const { applied, changed } = await applyPhase(ctx, prepared, commit);
+    const desired = prepared.map((p) => p.d.ref);
+    const pruned = await prunePhase(ctx, desired);
+    return await statusPhase.synced(obj, gitSync, deps, w, {
       commit,
-      now,
-      generation,
-      inventory: normaliseInventory([...desiredRefs, ...kept]),
+      desired,
       applied: applied.length,
       changed,
       pruned,
-      pruneProblems,
-      nextSyncAt,
-      handledRequest: syncRequest,
-      hasWindows,
+      syncRequest,
+      ms: deps.clock.now().getTime() - started.getTime(),
     });
-    log.info({ commit, applied: applied.length, changed, pruned, ms: now.getTime() - started.getTime() }, 'Synced');
-    await writeStatus(deps, obj, previous, status, log);
-    const newCommit = commit !== previous?.lastSyncedCommit;
-    if (newCommit || changed > 0 || pruned > 0 || previous?.lastError || pruneProblems.length) {
-      const message = status.conditions?.find((c) => c.type === 'Ready')?.message ?? 'Synced';
-      await recordEvent(deps, obj, pruneProblems.length ? 'Warning' : 'Normal', 'Synced', message, log);
-    }
-    return { requeueAfterMs: requeueFor(nextSyncAt, now) };
   } catch (err) {
     const failure =
-      err instanceof SyncFailure
-        ? err
-        : new SyncFailure(
-            { reason: err instanceof KubeError ? 'ApiUnavailable' : 'SyncFailed', message: (err as Error).message, ...(commit ? { commit } : {}) },
-            false,
-          );
-    const error: SyncError = { ...failure.error, message: redactAll(failure.error.message, secrets) };
-    const now = clock.now();
-    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, true), spec.timeZone);
+      err instanceof SyncAbort
+        ? err.failure
+        : syncFailure({ reason: err instanceof KubeError ? 'ApiUnavailable' : 'SyncFailed', message: (err as Error).message, ...(commit ? { commit } : {}) });
+    return statusPhase.failed(obj, gitSync, deps, w, failure, ctx.secrets, syncRequest);
+  }
+}
+
+/** 7. Status: one status patch computed whole, the Event worth recording, and when to come back. */
+const statusPhase = {
+  async synced(
+    obj: KubeObject,
+    gitSync: GitSync,
+    deps: GitSyncDeps,
+    w: Writes,
+    o: {
+      commit: string;
+      desired: GitSyncStatus['inventory'] & object;
+      applied: number;
+      changed: number;
+      pruned: { pruned: number; kept: NonNullable<GitSyncStatus['inventory']>; problems: string[] };
+      syncRequest: string | undefined;
+      ms: number;
+    },
+  ): Promise<GitSyncResult> {
+    const { spec, status: previous } = gitSync;
+    const now = deps.clock.now();
+    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, false), spec.timeZone);
+    const status = calculateSyncedStatus(previous, {
+      commit: o.commit,
+      now,
+      generation: obj.metadata?.generation,
+      inventory: normaliseInventory([...o.desired, ...o.pruned.kept]),
+      applied: o.applied,
+      changed: o.changed,
+      pruned: o.pruned.pruned,
+      pruneProblems: o.pruned.problems,
+      nextSyncAt,
+      handledRequest: o.syncRequest,
+      hasWindows: (spec.syncWindows ?? []).length > 0,
+    });
+    w.log.info({ commit: o.commit, applied: o.applied, changed: o.changed, pruned: o.pruned.pruned, ms: o.ms }, 'Synced');
+    const newCommit = o.commit !== previous?.lastSyncedCommit;
+    if (newCommit || o.changed > 0 || o.pruned.pruned > 0 || previous?.lastError || o.pruned.problems.length) {
+      const message = status.conditions?.find((c) => c.type === 'Ready')?.message ?? 'Synced';
+      await event(w, obj, { type: o.pruned.problems.length ? 'Warning' : 'Normal', reason: 'Synced', message }, [o.commit, previous?.lastAttemptTime]);
+    }
+    const written = await w.status.write(kinds.gitSync, obj, status);
+    return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : requeueFor(nextSyncAt, now) };
+  },
+
+  async failed(
+    obj: KubeObject,
+    gitSync: GitSync,
+    deps: GitSyncDeps,
+    w: Writes,
+    failure: SyncFailure,
+    secrets: string[],
+    syncRequest: string | undefined,
+  ): Promise<GitSyncResult> {
+    const { spec, status: previous } = gitSync;
+    const error: SyncError = { ...failure.error, message: maskValues(failure.error.message, secrets) };
+    const now = deps.clock.now();
+    // A permanent failure waits for the normal interval or schedule; a retryable one is retried soon.
+    const nextSyncAt = firstAllowedTime(spec.syncWindows, calculateNextDue(spec, now, !failure.permanent), spec.timeZone);
     const inventory = failure.applied.length ? normaliseInventory([...(previous?.inventory ?? []), ...failure.applied]) : undefined;
     const status = calculateFailedStatus(previous, {
       error,
-      stalled: failure.stalled,
+      stalled: failure.permanent,
       now,
-      generation,
+      generation: obj.metadata?.generation,
       inventory,
       nextSyncAt,
       handledRequest: syncRequest,
-      hasWindows,
+      hasWindows: (spec.syncWindows ?? []).length > 0,
       attempted: true,
     });
-    log.warn({ reason: error.reason, commit, file: error.file, document: error.document, err: error.message }, 'Sync failed');
-    await writeStatus(deps, obj, previous, status, log);
-    if (previous?.lastError?.message !== error.message || !previous?.lastError) await recordEvent(deps, obj, 'Warning', error.reason, error.message, log);
-    return { requeueAfterMs: requeueFor(nextSyncAt, now) };
-  }
-}
+    w.log.warn(
+      {
+        reason: error.reason,
+        permanent: failure.permanent,
+        commit: error.commit,
+        file: error.file,
+        line: error.line,
+        column: error.column,
+        err: error.message,
+      },
+      'Sync failed',
+    );
+    // Once per distinct error, not at every retry.
+    if (previous?.lastError?.message !== error.message || !previous?.lastError) {
+      await event(w, obj, { type: 'Warning', reason: error.reason, message: error.message }, [error.commit, previous?.lastAttemptTime]);
+    }
+    const written = await w.status.write(kinds.gitSync, obj, status);
+    return { requeueAfterMs: written === 'conflict' ? CONFLICT_REQUEUE_MS : requeueFor(nextSyncAt, now) };
+  },
+};
 
 function requeueFor(next: Date | undefined, now: Date): number {
-  return next ? Math.max(1000, next.getTime() - now.getTime()) : 3_600_000;
-}
-
-function where(d: DesiredObject): string {
-  return `${d.source.file}: document ${d.source.document} (line ${d.source.line})`;
-}
-
-/** Throws the first problem (with a count of the others) as a stalled failure. */
-function failOn(problems: ManifestProblem[], commit: string): void {
-  const [first] = problems;
-  if (!first) return;
-  const others = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-  throw new SyncFailure(
-    {
-      reason: first.reason,
-      message: `Nothing applied from commit ${shortCommit(commit)}: ${first.message}${others}`,
-      ...(first.file !== undefined ? { file: first.file } : {}),
-      ...(first.document !== undefined ? { document: first.document } : {}),
-      ...(first.line !== undefined ? { line: first.line } : {}),
-      commit,
-    },
-    true,
-  );
-}
-
-function gitFailure(err: unknown, commit: string | undefined, fallbackReason: string): SyncFailure {
-  if (err instanceof GitError) {
-    return new SyncFailure(
-      { reason: err.reason, message: err.message, ...(err.path ? { file: err.path } : {}), ...(commit ? { commit } : {}) },
-      isPermanentGitError(err),
-    );
-  }
-  return new SyncFailure({ reason: fallbackReason, message: (err as Error).message, ...(commit ? { commit } : {}) }, false);
-}
-
-async function pruneOne(kube: KubeClient, ref: InventoryEntry, gitSyncKey: string, log: Logger): Promise<'deleted' | 'gone' | string> {
-  const resource = await kube.resolveKind(ref.apiVersion, ref.kind);
-  if (!resource) {
-    log.info({ object: describeRef(ref) }, 'Dropping inventory entry of a kind the cluster no longer serves');
-    return 'gone';
-  }
-  const live = await kube.get(resource, ref.namespace, ref.name);
-  if (!live) return 'gone';
-  if (!isOwnedBy(live, gitSyncKey)) {
-    log.info({ object: describeRef(ref) }, 'Not pruning an object that no longer carries this GitSync stamp');
-    return 'gone';
-  }
-  try {
-    await kube.delete(resource, ref.namespace, ref.name, { propagationPolicy: 'Background' });
-    log.info({ object: describeRef(ref) }, 'Pruned');
-    return 'deleted';
-  } catch (err) {
-    if (isNotFound(err)) return 'gone';
-    return (err as Error).message;
-  }
-}
-
-async function findAutoscaled(kube: KubeClient, objects: DesiredObject[]): Promise<Set<string>> {
-  const rolloutNamespaces = [...new Set(objects.filter((d) => d.ref.kind === 'Rollout').map((d) => d.ref.namespace ?? ''))];
-  const hpas: unknown[] = objects.filter((d) => d.ref.kind === 'HorizontalPodAutoscaler').map((d) => d.object);
-  if (rolloutNamespaces.length === 0) return new Set();
-  const hpaKind = (await kube.resolveKind(HPA_KIND.apiVersion, HPA_KIND.kind)) ?? undefined;
-  if (hpaKind) for (const ns of rolloutNamespaces) hpas.push(...(await kube.list(hpaKind, ns)));
-  return autoscaledRollouts(hpas);
+  return next ? bounded(Math.max(1000, next.getTime() - now.getTime())) : UNKNOWN_TIME_REQUEUE_MS;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,127 +338,15 @@ function validateSpec(spec: GitSyncSpec, namespace: string, policy: GitSyncPolic
 }
 
 // ---------------------------------------------------------------------------------------
-// Credentials
+// Events
 
-const SecretData = z.looseObject({
-  data: z.record(z.string(), z.string()).optional(),
-  stringData: z.record(z.string(), z.string()).optional(),
-});
-
-/** Reads credentials from the Secret named by spec.secretRef (keys as Flux: username, password, bearerToken, identity, known_hosts). */
-export async function readAuth(kube: KubeClient, namespace: string, spec: Pick<GitSyncSpec, 'secretRef'>): Promise<GitAuth> {
-  if (!spec.secretRef) return { kind: 'none' };
-  const name = spec.secretRef.name;
-  const secret = await kube.get(kinds.secret, namespace, name);
-  if (!secret) throw new SyncFailure({ reason: 'SecretNotFound', message: `Secret ${namespace}/${name} (spec.secretRef) not found` }, true);
-  const parsed = SecretData.safeParse(secret);
-  if (!parsed.success) throw new SyncFailure({ reason: 'InvalidSecret', message: `Secret ${namespace}/${name} is not a valid Secret` }, true);
-  const values: Record<string, string> = { ...(parsed.data.stringData ?? {}) };
-  for (const [k, v] of Object.entries(parsed.data.data ?? {})) values[k] = Buffer.from(v, 'base64').toString('utf8');
-  if (values.identity) return { kind: 'ssh', privateKey: values.identity, knownHosts: values.known_hosts ?? '' };
-  if (values.bearerToken) return { kind: 'bearer', token: values.bearerToken.trim() };
-  if (values.password) return { kind: 'basic', username: values.username || 'git', password: values.password };
-  throw new SyncFailure(
-    {
-      reason: 'InvalidSecret',
-      message: `Secret ${namespace}/${name} has none of the keys password (with username), bearerToken, or identity (with known_hosts)`,
-    },
-    true,
-  );
-}
-
-function secretValues(auth: GitAuth): string[] {
-  switch (auth.kind) {
-    case 'basic':
-      return [auth.password];
-    case 'bearer':
-      return [auth.token];
-    case 'ssh':
-      return [auth.privateKey, ...auth.privateKey.split('\n').filter((l) => l.length >= 16)];
-    default:
-      return [];
-  }
-}
-
-function redactAll(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------
-// Writes: one status patch, Events
-
-async function writeStatus(deps: GitSyncDeps, obj: KubeObject, previous: GitSyncStatus | undefined, next: GitSyncStatus, log: Logger): Promise<void> {
-  const patch = statusMergePatch(previous, next);
-  if (!patch) return;
-  try {
-    await deps.kube.patch(kinds.gitSync, obj.metadata?.namespace, obj.metadata?.name ?? '', { status: patch }, { type: 'merge', subresource: 'status' });
-  } catch (err) {
-    if (isNotFound(err)) {
-      log.info('GitSync deleted during the sync; status not written');
-      return;
-    }
-    throw err;
-  }
-}
-
-/** Records a v1 Event about the GitSync; a failure to record is logged, never fatal. */
-export async function recordEvent(
-  deps: Pick<GitSyncDeps, 'kube' | 'clock' | 'instance'>,
-  obj: KubeObject,
-  type: 'Normal' | 'Warning',
-  reason: string,
-  message: string,
-  log?: Logger,
-): Promise<void> {
-  const now = deps.clock.now().toISOString();
-  const namespace = obj.metadata?.namespace ?? 'default';
-  const name = obj.metadata?.name ?? '';
-  const event: KubeObject = {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: `${name}.${Date.parse(now).toString(16)}${randomUUID().slice(0, 6)}`, namespace },
-    involvedObject: {
-      apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion,
-      kind: 'GitSync',
-      name,
-      namespace,
-      uid: obj.metadata?.uid,
-      resourceVersion: obj.metadata?.resourceVersion,
-    },
-    reason,
-    message: message.length > 1000 ? `${message.slice(0, 999)}…` : message,
-    type,
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-    source: { component: 'sluice-gitsync' },
-    reportingComponent: 'sluice.dev/gitsync',
-    reportingInstance: deps.instance ?? 'sluice',
-  };
-  try {
-    await deps.kube.create(kinds.event, event);
-  } catch (err) {
-    log?.warn({ err: (err as Error).message, reason }, 'Cannot record Event');
-  }
+/** Records an Event about the GitSync once per `transition` (before the status write that commits it). */
+async function event(w: Writes, obj: KubeObject, spec: EventSpec, transition: readonly unknown[]): Promise<void> {
+  const involved = { ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind };
+  await w.events.record(involved, spec, [spec.reason, ...transition], w.log);
 }
 
 /** Asks for an immediate sync (what `kubectl sluice sync` and the webhook receiver do). */
 export async function requestSync(kube: KubeClient, namespace: string, name: string, now: Date): Promise<void> {
   await kube.patch(kinds.gitSync, namespace, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: now.toISOString() } } }, { type: 'merge' });
-}
-
-/**
- * Whether an apply changed what the object says. Field-ownership bookkeeping (managedFields,
- * hence resourceVersion) can change without that, e.g. when Git comes to co-own a Service
- * selector the rollout controller has just set; that is not a change worth reporting.
- */
-function contentChanged(before: KubeObject | undefined, after: KubeObject): boolean {
-  if (!before) return true;
-  const content = (o: KubeObject) => {
-    const { metadata, status: _status, ...rest } = o as KubeObject & { status?: unknown };
-    return stableStringify({ ...rest, labels: metadata?.labels, annotations: metadata?.annotations });
-  };
-  return content(before) !== content(after);
 }

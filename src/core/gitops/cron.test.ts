@@ -5,7 +5,8 @@ import fc from 'fast-check';
 // scheduler node-cron itself would run, for every expression and instant.
 // @ts-expect-error: an internal module without type declarations
 import { T as NodeCronMatcher } from '../../../node_modules/node-cron/dist/_shared.js';
-import { cronMatches, cronProblem, nextCronTime, parseCron, previousCronTime, toWall } from './cron.ts';
+import { cronMatches, cronProblem, nextCronTime, openSpanEnd, parseCron, previousCronTime, WorkBudget } from './cron.ts';
+import { toWall } from './zones.ts';
 
 const reference = (expression: string, zone = 'UTC') => new NodeCronMatcher(expression, zone) as { getNextMatch(d: Date): Date; match(d: Date): boolean };
 
@@ -66,6 +67,17 @@ test('next and previous agree with node-cron for random instants', () => {
   );
 });
 
+test('rare dates are found however far away they are (Feb 29 on a Monday: 2044)', () => {
+  // Day of month and day of week must both match: Feb 29 falls on a Monday in 2044, then 2072.
+  const leapMonday = parseCron('0 0 29 2 1');
+  assert.equal(nextCronTime(leapMonday, new Date('2025-01-01T00:00:00Z'))?.toISOString(), '2044-02-29T00:00:00.000Z');
+  assert.equal(nextCronTime(leapMonday, new Date('2044-02-29T00:00:00Z'))?.toISOString(), '2072-02-29T00:00:00.000Z');
+  assert.equal(previousCronTime(leapMonday, new Date('2071-12-31T00:00:00Z'), new Date('2025-01-01T00:00:00Z'))?.toISOString(), '2044-02-29T00:00:00.000Z');
+  assert.equal(nextCronTime(parseCron('0 0 29 2 1', 'Europe/Berlin'), new Date('2025-01-01T00:00:00Z'))?.toISOString(), '2044-02-28T23:00:00.000Z');
+  // A day that never comes is answered too (the Gregorian calendar repeats every 400 years).
+  assert.equal(nextCronTime(parseCron('0 0 1 * 1#5'), new Date('2025-01-01T00:00:00Z')), undefined, 'the 1st is never the fifth Monday');
+});
+
 test('time zones: wall-clock schedules across daylight-saving changes, by example', () => {
   const office = parseCron('0 9 * * 1-5', 'Europe/Berlin');
   assert.equal(nextCronTime(office, new Date('2025-01-06T00:00:00Z'))?.toISOString(), '2025-01-06T08:00:00.000Z', 'winter: UTC+1');
@@ -106,5 +118,56 @@ test('time zones: next and previous agree with node-cron (up to which occurrence
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+test('openSpanEnd agrees with a minute-by-minute walk, across daylight-saving changes', () => {
+  const windows: Array<[string, number]> = [
+    ['* * * * *', 60_000],
+    ['*/5 * * * *', 5 * 60_000],
+    ['*/5 * * * *', 4 * 60_000],
+    ['*/30 1-3 * * *', 30 * 60_000],
+    ['*/30 1-3 * * *', 90 * 60_000],
+    ['0 * * * *', 61 * 60_000],
+    ['15 2 * * *', 3_600_000],
+    ['* 9-17 * * 1-5', 60_000],
+  ];
+  const zones = [undefined, 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe'];
+  // Instants near the 2025 changes of these zones, and ordinary ones.
+  const near = ['2025-03-30T00:30:00Z', '2025-10-26T00:10:00Z', '2025-03-09T06:20:00Z', '2025-11-02T05:10:00Z', '2025-04-05T14:40:00Z', '2025-06-02T10:00:00Z'];
+  const isOpenAt = (cron: ReturnType<typeof parseCron>, d: number, at: number) => previousCronTime(cron, new Date(at), new Date(at - d + 1)) !== undefined;
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...windows),
+      fc.constantFrom(...zones),
+      fc.constantFrom(...near),
+      fc.integer({ min: -180, max: 180 }),
+      ([expr, d], zone, base, shift) => {
+        const cron = parseCron(expr, zone);
+        const at = Date.parse(base) + shift * 60_000;
+        const horizon = new Date(at + 3 * 86_400_000);
+        const got = openSpanEnd(cron, d, new Date(at), horizon, new WorkBudget());
+        if (!isOpenAt(cron, d, at)) return assert.equal(got, undefined);
+        // Brute force: the first instant (a window end) at which no window is open any more.
+        let t = at;
+        let end: number | undefined;
+        while (t <= horizon.getTime()) {
+          const start = previousCronTime(cron, new Date(t), new Date(t - d + 1)) as Date;
+          const e = start.getTime() + d;
+          if (!isOpenAt(cron, d, e)) {
+            end = e;
+            break;
+          }
+          t = e;
+        }
+        if (end === undefined || end > horizon.getTime()) return assert.equal(got, 'beyond');
+        assert.equal(
+          got instanceof Date ? got.toISOString() : got,
+          new Date(end).toISOString(),
+          `${expr} (${d / 60_000}m) in ${zone} at ${new Date(at).toISOString()}`,
+        );
+      },
+    ),
+    { numRuns: 300, seed: 42 },
   );
 });

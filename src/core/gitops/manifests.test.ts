@@ -1,75 +1,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, type InventoryEntry } from '../../api/git-sync.ts';
-import {
-  applyOrder,
-  autoscaledRollouts,
-  calculatePrune,
-  isManifestPath,
-  managedByOther,
-  namespaceScope,
-  parseManifestFile,
-  parseManifests,
-  placeManifests,
-  prepareForApply,
-  refKey,
-  specChanged,
-  splitDocuments,
-  validateManifest,
-  type KindInfo,
-  type Manifest,
-  type NamespaceScope,
-} from './manifests.ts';
-
-const ROLLOUT = `apiVersion: sluice.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: 4
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: web:1
-  strategy:
-    canary:
-      steps:
-        - setWeight: 25
-        - pause: {duration: 30s}
-`;
-
-const SERVICE = `apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
-`;
-
-const manifest = (content: string, file = 'apps/web.yaml'): Manifest => {
-  const { manifests, problems } = parseManifestFile({ path: file, content });
-  assert.deepEqual(problems, []);
-  assert.equal(manifests.length, 1);
-  return manifests[0] as Manifest;
-};
+import { ROLLOUT, SERVICE, manifest } from '../../../test/helpers/manifests.ts';
+import { apiErrorField, isManifestPath, lintManifests, parseManifestFile, parseManifests, positionOf, unknownFields, validateManifest } from './manifests.ts';
 
 describe('parsing', () => {
-  test('multi-document files keep file, document and line', () => {
+  test('multi-document files keep file, document, line and column', () => {
     const content = `# a comment\n---\n${SERVICE}---\n# only a comment\n---\n${ROLLOUT}...\n`;
     const { manifests, problems } = parseManifestFile({ path: 'apps/web.yaml', content });
     assert.deepEqual(problems, []);
     assert.deepEqual(
       manifests.map((m) => [m.object.kind, m.source]),
       [
-        ['Service', { file: 'apps/web.yaml', document: 1, line: 3 }],
-        ['Rollout', { file: 'apps/web.yaml', document: 2, line: 13 }],
+        ['Service', { file: 'apps/web.yaml', document: 1, line: 3, column: 1 }],
+        ['Rollout', { file: 'apps/web.yaml', document: 2, line: 13, column: 1 }],
       ],
     );
   });
@@ -83,8 +26,9 @@ describe('parsing', () => {
     assert.equal(p?.reason, 'InvalidYAML');
     assert.equal(p?.file, 'apps/web.yaml');
     assert.equal(p?.document, 2);
-    assert.ok((p?.line ?? 0) >= 14, `line ${p?.line}`);
-    assert.match(p?.message ?? '', /^apps\/web\.yaml: document 2: invalid YAML at line \d+/);
+    assert.equal(p?.line, 14, 'the line of the unterminated string');
+    assert.equal(p?.column, 13);
+    assert.match(p?.message ?? '', /^apps\/web\.yaml:14:13: invalid YAML: /);
     assert.doesNotMatch(p?.message ?? '', /hunter2/);
   });
 
@@ -100,7 +44,7 @@ describe('parsing', () => {
         'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {replicas: 3}}\n',
         /metadata\.annotations\.replicas: must be a string \(quote numbers and booleans\)/,
       ],
-      ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nmetadata: {name: y}\n', /duplicated mapping key/],
+      ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nmetadata: {name: y}\n', /^f\.yaml:4:1: invalid YAML: Map keys must be unique/],
     ];
     for (const [content, message] of cases) {
       const { manifests, problems } = parseManifestFile({ path: 'f.yaml', content });
@@ -131,15 +75,38 @@ describe('parsing', () => {
     assert.deepEqual(merged.object.data, { a: '1', c: '2' });
   });
 
-  test('splitDocuments only splits at markers at the start of a line', () => {
-    const parts = splitDocuments('a: |\n  ---\n  x\n---\nb: 1\n');
+  test('documents split only at markers at the start of a line', () => {
+    const { manifests } = parseManifestFile({
+      path: 'f.yaml',
+      content:
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  x: |\n    ---\n    y\n---\n\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n',
+    });
     assert.deepEqual(
-      parts.map((p) => [p.start, p.line]),
+      manifests.map((m) => [m.object.metadata.name, m.source.document, m.source.line]),
       [
-        [1, 1],
-        [4, 5],
+        ['a', 1, 1],
+        ['b', 2, 10],
       ],
     );
+    assert.equal((manifests[0]?.object.data as { x: string }).x, '---\ny\n');
+  });
+
+  test('aliases are capped (no "billion laughs") and so is nesting', () => {
+    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++)
+      laughs.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
+    const bomb = parseManifestFile({ path: 'bomb.yaml', content: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n${laughs.join('\n')}\n` });
+    assert.equal(bomb.manifests.length, 0);
+    assert.match(bomb.problems[0]?.message ?? '', /^bomb\.yaml:1:1: invalid YAML: .*alias/i);
+    const deep = parseManifestFile({
+      path: 'deep.yaml',
+      content: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: ${'['.repeat(150)}${']'.repeat(150)}\n`,
+    });
+    assert.match(deep.problems[0]?.message ?? '', /nested deeper than 100 levels/);
   });
 
   test('files are processed in path order', () => {
@@ -165,20 +132,40 @@ describe('validateManifest', () => {
     assert.deepEqual(validateManifest(manifest(SERVICE)), []);
   });
 
-  test('Rollout schema errors name the field, the file and the document', () => {
-    const [p] = validateManifest(manifest(ROLLOUT.replace('setWeight: 25', 'setWeight: 150')));
+  test('Rollout schema errors point at the line and column of the field', () => {
+    const [p, more] = validateManifest(manifest(ROLLOUT.replace('setWeight: 25', 'setWeight: 150'), 'apps/web/broken.yaml'));
+    assert.equal(more, undefined);
     assert.equal(p?.reason, 'InvalidManifest');
-    assert.match(p?.message ?? '', /^apps\/web\.yaml: document 1 \(line 1\): Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big/);
+    assert.deepEqual([p?.file, p?.document, p?.line, p?.column], ['apps/web/broken.yaml', 1, 19, 22]);
+    assert.equal(p?.message, 'apps/web/broken.yaml:19:22: Rollout "web": spec.strategy.canary.steps[0].setWeight: Too big: expected number to be <=100');
+  });
+
+  test('each problem of an object at its own place; a missing field at the key that should hold it', () => {
+    const text = ROLLOUT.replace('replicas: 4', 'replicas: many').replace(
+      '        - pause: {duration: 30s}\n',
+      '        - pause: {duration: 30s}\n        - setWeight: -1\n',
+    );
+    const problems = validateManifest(manifest(text));
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.column, p.message.replace(/^[^ ]+ Rollout "web": /, '').split(':')[0]]),
+      [
+        [6, 13, 'spec.replicas'],
+        [21, 22, 'spec.strategy.canary.steps[2].setWeight'],
+      ],
+    );
+    const noSelector = validateManifest(manifest(ROLLOUT.replace('  selector:\n    matchLabels: {app: web}\n', '')));
+    assert.equal(noSelector[0]?.line, 5, `points at "spec:": ${noSelector[0]?.message}`);
+    assert.equal(noSelector[0]?.column, 1);
   });
 
   test('unknown (misspelt) fields of Sluice kinds are reported', () => {
     const problems = validateManifest(manifest(ROLLOUT.replace('  replicas: 4', '  replicas: 4\n  revisonHistoryLimit: 3')));
-    assert.match(problems.map((p) => p.message).join(), /unknown field spec\.revisonHistoryLimit \(misspelt\?\)/);
+    assert.match(problems.map((p) => p.message).join(), /^apps\/web\.yaml:7:3: Rollout "web": unknown field spec\.revisonHistoryLimit \(misspelt\?\)/);
   });
 
   test('Rollout rules beyond the CRD: selector must match the template', () => {
     const problems = validateManifest(manifest(ROLLOUT.replace('matchLabels: {app: web}', 'matchLabels: {app: other}')));
-    assert.match(problems.map((p) => p.message).join(), /spec.selector does not match spec.template.metadata.labels/);
+    assert.match(problems.map((p) => p.message).join(), /^apps\/web\.yaml:7:3: Rollout "web": spec.selector does not match spec.template.metadata.labels/);
   });
 
   test('unknown Sluice kinds and versions are refused; status in Git is ignored', () => {
@@ -198,206 +185,78 @@ describe('validateManifest', () => {
   });
 });
 
-const KINDS: Record<string, KindInfo> = {
-  'v1 Service': { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  'v1 ConfigMap': { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
-  'v1 Namespace': { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
-  'sluice.dev/v1alpha1 Rollout': { apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', plural: 'rollouts', namespaced: true },
-};
-const kindOf = (apiVersion: string, kind: string) => KINDS[`${apiVersion} ${kind}`];
-const SCOPE: NamespaceScope = { defaultNamespace: 'team', allowed: ['team'], clusterScoped: false };
-
-describe('namespaces and policy', () => {
-  test('namespaceScope: own namespace by default; more only when the controller allows it', () => {
-    assert.deepEqual(namespaceScope('team', {}, {}), { defaultNamespace: 'team', allowed: ['team'], clusterScoped: false });
-    const refused = namespaceScope('team', { targetNamespace: 'prod' }, {});
-    assert.ok('reason' in refused && refused.reason === 'NamespaceNotAllowed' && /only its own namespace \(team\); spec asks for prod/.test(refused.message));
-    assert.deepEqual(namespaceScope('team', { targetNamespace: 'prod', allowedNamespaces: ['prod', 'team'] }, { allowCrossNamespace: true }), {
-      defaultNamespace: 'prod',
-      allowed: ['prod', 'team'],
-      clusterScoped: false,
-    });
-    const notListed = namespaceScope('team', { targetNamespace: 'prod', allowedNamespaces: ['team'] }, { allowCrossNamespace: true });
-    assert.ok('reason' in notListed && /not in spec.allowedNamespaces/.test(notListed.message));
+describe('positions', () => {
+  test('positionOf: a scalar at its value, a map or list at its key, a missing field at its parent key', () => {
+    const m = manifest(ROLLOUT);
+    const at = (path: Array<string | number>, target?: 'key') => {
+      const p = positionOf(m, path, target);
+      return `${p.line}:${p.column}`;
+    };
+    assert.equal(at(['spec', 'replicas']), '6:13');
+    assert.equal(at(['spec', 'replicas'], 'key'), '6:3');
+    assert.equal(at(['spec', 'selector']), '7:3', 'a map: its key');
+    assert.equal(at(['spec', 'selector', 'matchLabels', 'app']), '8:24', 'inside a flow map');
+    assert.equal(at(['spec', 'template', 'spec', 'containers', 0, 'image']), '15:18');
+    assert.equal(at(['spec', 'template', 'spec', 'containers', 0]), '14:11', 'a list item: where it starts');
+    assert.equal(at(['spec', 'minReadySeconds']), '5:1', 'missing: the key of the enclosing field');
+    assert.equal(at(['spec', 'strategy', 'canary', 'steps', 7, 'setWeight']), '18:7', 'no such item: the list');
+    assert.equal(at([]), '1:1');
   });
 
-  test('placeManifests fills in namespaces and refuses what the GitSync may not touch', () => {
-    const ok = placeManifests([manifest(SERVICE), manifest(ROLLOUT, 'apps/r.yaml')], kindOf, SCOPE);
-    assert.deepEqual(ok.problems, []);
+  test('items of a kind: List and JSON files have positions too', () => {
+    const list = lintManifests([
+      {
+        path: 'list.yaml',
+        content:
+          'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - apiVersion: sluice.dev/v1alpha1\n    kind: Rollout\n    metadata: {name: r}\n    spec: {replicas: -1}\n',
+      },
+      {
+        path: 'j.json',
+        content: '{\n  "apiVersion": "sluice.dev/v1alpha1",\n  "kind": "Rollout",\n  "metadata": {"name": "j"},\n  "spec": {"replicas": "x"}\n}\n',
+      },
+    ]);
     assert.deepEqual(
-      ok.objects.map((o) => [refKey(o.ref), o.object.metadata.namespace]),
+      list.manifests.map((m) => [m.object.metadata.name, m.source.line, m.source.column]),
       [
-        ['/Service/team/web', 'team'],
-        ['sluice.dev/Rollout/team/web', 'team'],
+        ['j', 1, 1],
+        ['a', 4, 5],
+        ['r', 5, 5],
       ],
     );
-    const cases: Array<[string, string]> = [
-      ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n', 'NamespaceNotAllowed'],
-      ['apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n', 'ClusterScopedNotAllowed'],
-      ['apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n', 'UnknownKind'],
-    ];
-    for (const [content, reason] of cases) {
-      const { objects, problems } = placeManifests([manifest(content)], kindOf, SCOPE);
-      assert.equal(objects.length, 0);
-      assert.equal(problems[0]?.reason, reason);
-      assert.equal(problems[0]?.file, 'apps/web.yaml');
-    }
-    const cluster = placeManifests([manifest('apiVersion: v1\nkind: Namespace\nmetadata: {name: x, namespace: ignored}\n')], kindOf, {
-      ...SCOPE,
-      clusterScoped: true,
-    });
-    assert.deepEqual(cluster.objects[0]?.ref, { apiVersion: 'v1', kind: 'Namespace', name: 'x' });
-    assert.equal(cluster.objects[0]?.object.metadata.namespace, undefined);
+    const first = list.problems.map((p) => p.message.split(': ')[0]);
+    assert.ok(first.includes('j.json:5:24'), first.join(' '));
+    assert.ok(first.includes('list.yaml:8:22'), first.join(' '));
   });
 
-  test('the same object twice is refused, naming both places', () => {
-    const { problems } = placeManifests(
-      [manifest(SERVICE, 'a.yaml'), manifest(SERVICE.replace('name: web', 'name: web\n  namespace: team'), 'b.yaml')],
-      kindOf,
-      SCOPE,
-    );
-    assert.equal(problems[0]?.reason, 'DuplicateObject');
-    assert.match(problems[0]?.message ?? '', /^b\.yaml: .*also defined in a\.yaml document 1/);
-  });
-});
-
-describe('the field contract', () => {
-  const place = (content: string) => placeManifests([manifest(content)], kindOf, SCOPE).objects[0]!;
-  const ctx = { commit: 'c0ffee', gitSync: 'team/apps', autoscaled: new Set<string>() };
-
-  test('status and server-set metadata are never applied; every object is stamped', () => {
-    const obj = prepareForApply(
-      place(`${SERVICE.replace('name: web', 'name: web\n  resourceVersion: "5"\n  uid: u\n  managedFields: []')}status: {loadBalancer: {}}\n`),
-      ctx,
-    );
-    assert.equal(obj.status, undefined);
-    assert.deepEqual(obj.metadata, { name: 'web', namespace: 'team', annotations: { [GIT_SYNC_ANNOTATION]: 'team/apps' } });
-  });
-
-  test('Rollouts carry the Git revision; an unchanged spec keeps the revision it came from', () => {
-    const desired = place(ROLLOUT);
-    assert.equal(prepareForApply(desired, ctx).metadata.annotations?.[GIT_REVISION_ANNOTATION], 'c0ffee');
-    const live = {
-      spec: { ...structuredClone(desired.object.spec as object), paused: true },
-      metadata: { annotations: { [GIT_REVISION_ANNOTATION]: 'older' } },
-    };
-    assert.equal(
-      prepareForApply(desired, { ...ctx, live }).metadata.annotations?.[GIT_REVISION_ANNOTATION],
-      'older',
-      'fields only the live object has do not count',
-    );
-    const changedTemplate = place(ROLLOUT.replace('web:1', 'web:2'));
-    assert.equal(prepareForApply(changedTemplate, { ...ctx, live }).metadata.annotations?.[GIT_REVISION_ANNOTATION], 'c0ffee');
-  });
-
-  test('a Service keeps the pod-template hash the rollout controller pinned (its selector is atomic under apply)', () => {
-    const desired = place(SERVICE);
-    const live = { spec: { selector: { app: 'web', 'rollouts-pod-template-hash': 'abc123' } } };
-    assert.deepEqual((prepareForApply(desired, { ...ctx, live }).spec as { selector: unknown }).selector, {
-      app: 'web',
-      'rollouts-pod-template-hash': 'abc123',
-    });
-    assert.deepEqual((prepareForApply(desired, ctx).spec as { selector: unknown }).selector, { app: 'web' }, 'nothing to keep for a new Service');
-    const pinnedInGit = place(SERVICE.replace('{app: web}', '{app: web, rollouts-pod-template-hash: fromgit}'));
-    assert.deepEqual(
-      (prepareForApply(pinnedInGit, { ...ctx, live }).spec as { selector: unknown }).selector,
-      { app: 'web', 'rollouts-pod-template-hash': 'fromgit' },
-      'Git wins when it sets the key',
-    );
-  });
-
-  test('an autoscaled Rollout is applied without spec.replicas; others keep it', () => {
-    const desired = place(ROLLOUT);
-    assert.equal((prepareForApply(desired, ctx).spec as { replicas?: number }).replicas, 4);
-    const scaled = prepareForApply(desired, { ...ctx, autoscaled: new Set(['team/web']) });
-    assert.equal((scaled.spec as { replicas?: number }).replicas, undefined);
-    assert.ok((scaled.spec as { template?: unknown }).template, 'the rest of the spec stays');
-    assert.equal((desired.object.spec as { replicas?: number }).replicas, 4, 'the desired object is not mutated');
-  });
-
-  test('autoscaledRollouts finds HPAs that target Rollouts', () => {
-    const hpa = (ns: string, target: Record<string, string>) => ({ metadata: { namespace: ns, name: 'h' }, spec: { scaleTargetRef: target } });
-    const found = autoscaledRollouts([
-      hpa('team', { apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', name: 'web' }),
-      hpa('team', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' }),
-      hpa('team', { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'argo' }),
-      hpa('other', { kind: 'Rollout', name: 'db' }),
-      'junk',
-    ]);
-    assert.deepEqual([...found].sort(), ['other/db', 'team/web']);
-  });
-
-  test('specChanged compares only the fields Git sets', () => {
-    assert.equal(specChanged({ a: 1, b: { c: [1, 2] } }, { a: 1, b: { c: [1, 2], d: 3 }, e: 4 }), false);
-    assert.equal(specChanged({ a: 1, b: { c: [1, 2] } }, { a: 1, b: { c: [2, 1] } }), true);
-    assert.equal(specChanged({ a: 1 }, undefined), true);
-  });
-
-  test('managedByOther', () => {
-    const live = { metadata: { annotations: { [GIT_SYNC_ANNOTATION]: 'team/other' } } };
-    assert.equal(managedByOther(live, 'team/apps'), 'team/other');
-    assert.equal(managedByOther(live, 'team/other'), undefined);
-    assert.equal(managedByOther({ metadata: {} }, 'team/apps'), undefined);
-  });
-});
-
-describe('order and prune', () => {
-  const ref = (kind: string, name: string, apiVersion = 'v1', namespace: string | undefined = 'team'): InventoryEntry => ({
-    apiVersion,
-    kind,
-    name,
-    ...(namespace ? { namespace } : {}),
-  });
-
-  test('Rollouts are applied after their Services and templates, and pruned before them', () => {
-    const order = applyOrder([
-      { ref: ref('Rollout', 'web', 'sluice.dev/v1alpha1') },
-      { ref: ref('ConfigMap', 'c') },
-      { ref: ref('Service', 'web') },
-      { ref: ref('AnalysisTemplate', 't', 'sluice.dev/v1alpha1') },
+  test('lintManifests: every problem of every file, in reading order (what kubectl sluice lint prints)', () => {
+    const { problems } = lintManifests([
+      { path: 'b.yaml', content: ROLLOUT.replace('setWeight: 25', 'setWeight: 150') },
+      { path: 'a.yaml', content: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n---\nnot: [closed\n' },
     ]);
     assert.deepEqual(
-      order.map((o) => o.ref.kind),
-      ['ConfigMap', 'Service', 'AnalysisTemplate', 'Rollout'],
-    );
-    const prune = calculatePrune([ref('Service', 'web'), ref('Rollout', 'web', 'sluice.dev/v1alpha1')], []);
-    assert.deepEqual(
-      prune.map((r) => r.kind),
-      ['Rollout', 'Service'],
+      problems.map((p) => [p.file, p.document, p.line, p.column, p.reason]),
+      [
+        ['a.yaml', 1, 3, 1, 'InvalidManifest'], // metadata.name is missing: at "metadata:"
+        ['a.yaml', 2, 5, 7, 'InvalidYAML'],
+        ['b.yaml', 1, 19, 22, 'InvalidManifest'],
+      ],
     );
   });
 
-  test('an apiVersion change is the same object (not pruned)', () => {
-    assert.deepEqual(calculatePrune([ref('HorizontalPodAutoscaler', 'h', 'autoscaling/v1')], [ref('HorizontalPodAutoscaler', 'h', 'autoscaling/v2')]), []);
+  test('unknownFields: what a schema dropped, as paths people write', () => {
+    const input = { spec: { stratgy: {}, steps: [{ setWeight: 1, pasue: {} }] }, kind: 'X' };
+    const output = { spec: { steps: [{ setWeight: 1 }] }, kind: 'X' };
+    assert.deepEqual(unknownFields(input, output), ['spec.stratgy', 'spec.steps[0].pasue']);
   });
 
-  const entry = fc
-    .record({
-      apiVersion: fc.constantFrom('v1', 'apps/v1', 'sluice.dev/v1alpha1'),
-      kind: fc.constantFrom('ConfigMap', 'Service', 'Rollout'),
-      namespace: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
-      name: fc.constantFrom('x', 'y', 'z'),
-    })
-    .map((e) => {
-      const { namespace, ...rest } = e;
-      return (namespace ? { ...rest, namespace } : rest) as InventoryEntry;
-    });
-
-  test('property: the prune set is exactly the inventory minus the desired set (never anything else)', () => {
-    fc.assert(
-      fc.property(fc.array(entry, { maxLength: 20 }), fc.array(entry, { maxLength: 20 }), (inventory, desired) => {
-        const prune = calculatePrune(inventory, desired);
-        const inInventory = new Set(inventory.map(refKey));
-        const wanted = new Set(desired.map(refKey));
-        for (const p of prune) {
-          assert.ok(inInventory.has(refKey(p)), 'only inventory entries are pruned');
-          assert.ok(!wanted.has(refKey(p)), 'nothing desired is pruned');
-        }
-        const expected = new Set([...inInventory].filter((k) => !wanted.has(k)));
-        assert.deepEqual(new Set(prune.map(refKey)), expected, 'everything that left Git is pruned');
-        assert.equal(prune.length, expected.size, 'no duplicates');
-      }),
-      { numRuns: 500 },
-    );
+  test("apiErrorField: the field an API server's refusal names", () => {
+    assert.deepEqual(apiErrorField('Service "web" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive'), [
+      'spec',
+      'ports',
+      0,
+      'port',
+    ]);
+    assert.deepEqual(apiErrorField('PATCH /api/v1/x: 422 ConfigMap "c" is invalid: data[bad key]: Invalid value'), undefined);
+    assert.equal(apiErrorField('admission webhook denied the request'), undefined);
   });
 });

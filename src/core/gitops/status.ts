@@ -98,8 +98,14 @@ export function calculateFailedStatus(previous: GitSyncStatus | undefined, o: Fa
 }
 
 /** The status while a sync window denies a due sync: nothing else changes. */
-export function calculateBlockedStatus(previous: GitSyncStatus | undefined, message: string, allowedAt: Date | undefined, now: Date): GitSyncStatus {
-  const conditions = syncAllowedCondition(previous?.conditions ?? [], true, message, now);
+export function calculateBlockedStatus(
+  previous: GitSyncStatus | undefined,
+  message: string,
+  allowedAt: Date | undefined,
+  now: Date,
+  reason = 'SyncWindow',
+): GitSyncStatus {
+  const conditions = syncAllowedCondition(previous?.conditions ?? [], true, message, now, reason);
   return { ...withoutUndefined({ ...previous, nextSyncAt: allowedAt?.toISOString() }), conditions };
 }
 
@@ -109,9 +115,15 @@ export function calculateWaitingStatus(previous: GitSyncStatus | undefined, next
   return { ...withoutUndefined({ ...previous, nextSyncAt: nextSyncAt?.toISOString() }), conditions };
 }
 
-function syncAllowedCondition(conditions: NonNullable<GitSyncStatus['conditions']>, hasWindows: boolean, deniedMessage: string | undefined, now: Date) {
+function syncAllowedCondition(
+  conditions: NonNullable<GitSyncStatus['conditions']>,
+  hasWindows: boolean,
+  deniedMessage: string | undefined,
+  now: Date,
+  reason = 'SyncWindow',
+) {
   if (!hasWindows) return removeCondition(conditions, CONDITION_SYNC_ALLOWED);
-  if (deniedMessage) return setCondition(conditions, { type: CONDITION_SYNC_ALLOWED, status: 'False', reason: 'SyncWindow', message: deniedMessage }, now);
+  if (deniedMessage) return setCondition(conditions, { type: CONDITION_SYNC_ALLOWED, status: 'False', reason, message: deniedMessage }, now);
   return setCondition(conditions, { type: CONDITION_SYNC_ALLOWED, status: 'True', reason: 'SyncWindow', message: 'Sync windows allow syncing' }, now);
 }
 
