@@ -3,7 +3,7 @@ import http from 'node:http';
 import pino from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
-import { KubeSecretReader } from './adapters/kube/secret-reader.ts';
+import { KubeSecretReader } from './controller/runtime/secret-reader.ts';
 import { createControllerMetrics } from './controller/runtime/metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';

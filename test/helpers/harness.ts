@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Rollout, RolloutStatus } from '../../src/api/rollout.ts';
 import { RolloutController } from '../../src/controller/rollout/rollout-controller.ts';
 import type { Planned } from '../../src/controller/rollout/rollout-reconciler.ts';
-import { KubeSecretReader } from '../../src/adapters/kube/secret-reader.ts';
+import { KubeSecretReader } from '../../src/controller/runtime/secret-reader.ts';
 import { AnalysisController } from '../../src/controller/analysis/analysis-controller.ts';
 import { kinds, type KubeObject } from '../../src/ports/kube.ts';
 import { FakeClock } from '../fakes/clock.ts';

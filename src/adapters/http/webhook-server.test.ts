@@ -1,5 +1,5 @@
 // The webhook receiver over real HTTP on 127.0.0.1.
-import { KubeSecretReader } from '../kube/secret-reader.ts';
+import { KubeSecretReader } from '../../controller/runtime/secret-reader.ts';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';

@@ -240,7 +240,7 @@ export function webhookSecretResolver(
     const parsed = GitSync.safeParse({ ...obj, apiVersion: obj.apiVersion ?? kinds.gitSync.apiVersion, kind: obj.kind ?? kinds.gitSync.kind });
     if (!parsed.success || !parsed.data.spec.webhook) return undefined;
     const ref = parsed.data.spec.webhook.secretRef;
-    const value = (await secrets.read(namespace, ref.name).catch(() => undefined))?.[ref.key ?? DEFAULT_WEBHOOK_SECRET_KEY];
+    const value = (await secrets.read(namespace, ref.name, 'webhook').catch(() => undefined))?.[ref.key ?? DEFAULT_WEBHOOK_SECRET_KEY];
     return value ? value.trim() || undefined : undefined;
   };
 }

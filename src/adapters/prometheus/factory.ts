@@ -16,7 +16,7 @@ type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) =>
 const builders: Record<string, Builder> = {
   prometheus: async (config, namespace, deps) => {
     const spec = config as NonNullable<MetricProvider['prometheus']>;
-    const secrets = await deps.secrets.readAll(namespace, secretNamesOfPrometheus(spec));
+    const secrets = await deps.secrets.readAll(namespace, secretNamesOfPrometheus(spec), 'analysis');
     if (!secrets.ok) return { ok: false, error: { kind: 'config', message: secrets.error } };
     const headers = prometheusHeaders(spec, secrets.value, namespace);
     if (!headers.ok) return { ok: false, error: { kind: 'config', message: headers.error } };

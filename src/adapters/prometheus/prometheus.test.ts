@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
 import { PrometheusProvider, parsePrometheusNumber } from './prometheus.ts';
-import { KubeSecretReader } from '../kube/secret-reader.ts';
+import { KubeSecretReader } from '../../controller/runtime/secret-reader.ts';
 import { createMetricsProviderFactory } from './factory.ts';
 import type { MetricQueryOutcome, MetricsQuery } from '../../ports/metrics.ts';
 import { kinds, type KubeObject } from '../../ports/kube.ts';
@@ -307,7 +307,7 @@ describe('metrics provider factory', () => {
   const secret = (name: string, data: Record<string, string>): KubeObject => ({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace: 'ns' },
+    metadata: { name, namespace: 'ns', labels: { 'sluice.dev/allow-analysis': 'true' } },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
   });
   const kube = (secrets: KubeObject[]) => ({
@@ -380,6 +380,17 @@ describe('metrics provider factory', () => {
       'ns',
     );
     assert.deepEqual(key, { ok: false, error: { kind: 'config', message: 'header X-A: Secret ns/prom has no key "tenant"' } });
+  });
+
+  test('a Secret that has not opted in to analysis is never read for it: a config error naming the label', async () => {
+    const plain: KubeObject = { ...secret('prom', { token: 'abc' }), metadata: { name: 'prom', namespace: 'ns' } };
+    const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(kube([plain])) });
+    const r = await f.forMetric(
+      { prometheus: { address: 'http://127.0.0.1:1', query: 'q', authentication: { bearer: { token: { secretKeyRef: { name: 'prom', key: 'token' } } } } } },
+      'ns',
+    );
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.error.message, /Secret ns\/prom is not allowed for analysis: a Secret opts in with the label sluice\.dev\/allow-analysis=true/);
   });
 
   test('API errors reading a Secret are config errors, not crashes', async () => {

@@ -7,7 +7,7 @@ import { FakeClock } from '../../../test/fakes/clock.ts';
 import { kinds, type KubeObject } from '../../ports/kube.ts';
 import type { MetricQueryOutcome, MetricsProviderFactory, MetricsQuery, ProviderResult } from '../../ports/metrics.ts';
 import type { AnalysisRun, AnalysisRunStatus, Metric } from '../../api/analysis.ts';
-import { KubeSecretReader } from '../../adapters/kube/secret-reader.ts';
+import { KubeSecretReader } from '../runtime/secret-reader.ts';
 import { StatusWriter } from '../runtime/status-writer.ts';
 import { reconcileAnalysisRun, type AnalysisRunDeps } from './analysis-run-reconciler.ts';
 
@@ -187,7 +187,7 @@ describe('reconcileAnalysisRun', () => {
     await s.kube.create(kinds.secret, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'prom', namespace: NS },
+      metadata: { name: 'prom', namespace: NS, labels: { 'sluice.dev/allow-analysis': 'true' } },
       data: { svc: Buffer.from('hidden-svc').toString('base64') },
     });
     s.clock.advance(10_000);

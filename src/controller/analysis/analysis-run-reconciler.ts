@@ -119,7 +119,7 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
 }
 
 async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRunDeps): Promise<Result<ArgValues>> {
-  const secrets = await deps.secrets.readAll(namespace, secretNamesOfArgs(run.spec.args));
+  const secrets = await deps.secrets.readAll(namespace, secretNamesOfArgs(run.spec.args), 'analysis');
   if (!secrets.ok) return secrets;
   return resolveRunArgs(run.spec.args, secrets.value, namespace);
 }

@@ -1,12 +1,12 @@
 // Git credentials of a GitSync: read from the Secret its spec names as the sync's
 // ServiceAccount (so a GitSync cannot borrow a Secret its ServiceAccount may not read, and
-// send it to a URL of its choosing), decoded as every Secret is (core/shared/secrets.ts), and
+// send it to a URL of its choosing), read as every Secret is (controller/runtime/secret-reader.ts), and
 // the values to mask (core/shared/mask.ts) in anything the sync reports.
 import type { GitSyncSpec } from '../../api/git-sync.ts';
 import { syncFailure, type SyncFailure } from '../../core/gitops/failures.ts';
-import { decodeSecret } from '../../core/shared/secrets.ts';
 import type { GitAuth } from '../../ports/git.ts';
-import { kinds, type KubeClient } from '../../ports/kube.ts';
+import type { KubeClient } from '../../ports/kube.ts';
+import { KubeSecretReader } from '../runtime/secret-reader.ts';
 
 /** Credentials, or why there are none (a permanent failure: the Secret must change). */
 export type AuthResult = { auth: GitAuth } | { failure: SyncFailure };
@@ -15,11 +15,17 @@ export type AuthResult = { auth: GitAuth } | { failure: SyncFailure };
 export async function readAuth(kube: KubeClient, namespace: string, spec: Pick<GitSyncSpec, 'secretRef'>): Promise<AuthResult> {
   if (!spec.secretRef) return { auth: { kind: 'none' } };
   const name = spec.secretRef.name;
-  const secret = await kube.get(kinds.secret, namespace, name);
-  if (!secret) return { failure: syncFailure({ reason: 'SecretNotFound', message: `Secret ${namespace}/${name} (spec.secretRef) not found` }) };
-  const decoded = decodeSecret(secret);
-  if (!decoded.ok) return { failure: syncFailure({ reason: 'InvalidSecret', message: `Secret ${namespace}/${name} is not a valid Secret` }) };
-  const values = decoded.value;
+  let values: Readonly<Record<string, string>> | undefined;
+  try {
+    values = await new KubeSecretReader(kube).read(namespace, name, 'git');
+  } catch (err) {
+    // API errors (a 403 for the ServiceAccount included) are the caller's to classify.
+    if (err instanceof Error && /^Secret .*: not a Secret/.test(err.message)) {
+      return { failure: syncFailure({ reason: 'InvalidSecret', message: `Secret ${namespace}/${name} is not a valid Secret` }) };
+    }
+    throw err;
+  }
+  if (!values) return { failure: syncFailure({ reason: 'SecretNotFound', message: `Secret ${namespace}/${name} (spec.secretRef) not found` }) };
   if (values.identity) return { auth: { kind: 'ssh', privateKey: values.identity, knownHosts: values.known_hosts ?? '' } };
   if (values.bearerToken) return { auth: { kind: 'bearer', token: values.bearerToken.trim() } };
   if (values.password) return { auth: { kind: 'basic', username: values.username || 'git', password: values.password } };

@@ -5,6 +5,34 @@ import { z } from 'zod';
 import type { SecretKeyRef } from '../../api/meta.ts';
 import type { Result } from './result.ts';
 
+/**
+ * What a Secret is read for. Analysis and notifications send values to addresses a namespace's
+ * users choose (auth headers of a metrics query, a channel's token), so a Secret must opt in to
+ * those uses with a label; Git credentials are read as the GitSync's ServiceAccount (its RBAC
+ * decides) and a webhook secret only checks signatures, never leaves the controller.
+ */
+export type SecretUse = 'analysis' | 'notifications' | 'git' | 'webhook';
+
+const OPT_IN_LABELS: Partial<Record<SecretUse, string>> = {
+  analysis: 'sluice.dev/allow-analysis',
+  notifications: 'sluice.dev/allow-notifications',
+};
+
+/** The label (value "true") a Secret needs before it may be used this way, if any. */
+export function optInLabel(use: SecretUse): string | undefined {
+  return OPT_IN_LABELS[use];
+}
+
+/** Whether a Secret object may be used this way; the error says how to opt in. */
+export function checkSecretUse(obj: { metadata?: { namespace?: string; name?: string; labels?: Record<string, string> } }, use: SecretUse): Result<true> {
+  const label = optInLabel(use);
+  if (!label || obj.metadata?.labels?.[label] === 'true') return { ok: true, value: true };
+  return {
+    ok: false,
+    error: `Secret ${obj.metadata?.namespace}/${obj.metadata?.name} is not allowed for ${use}: a Secret opts in with the label ${label}=true`,
+  };
+}
+
 /** Secrets read for one use: name -> key -> value, or undefined when the Secret does not exist. */
 export type SecretData = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
 

@@ -1,6 +1,7 @@
-// SecretReader over the kube port: one GET per Secret, decoded with Kubernetes semantics.
+// SecretReader over the kube port: one GET per Secret, decoded with Kubernetes semantics, and
+// refused for a use the Secret has not opted in to (core/shared/secrets.ts).
 import type { Result } from '../../core/shared/result.ts';
-import { decodeSecret, type SecretData } from '../../core/shared/secrets.ts';
+import { checkSecretUse, decodeSecret, type SecretData, type SecretUse } from '../../core/shared/secrets.ts';
 import { kinds, type KubeClient } from '../../ports/kube.ts';
 import type { SecretReader } from '../../ports/secrets.ts';
 
@@ -11,19 +12,21 @@ export class KubeSecretReader implements SecretReader {
     this.kube = kube;
   }
 
-  async read(namespace: string, name: string): Promise<Readonly<Record<string, string>> | undefined> {
+  async read(namespace: string, name: string, use: SecretUse): Promise<Readonly<Record<string, string>> | undefined> {
     const obj = await this.kube.get(kinds.secret, namespace, name);
     if (obj === undefined) return undefined;
+    const allowed = checkSecretUse({ ...obj, metadata: { ...obj.metadata, namespace, name } }, use);
+    if (!allowed.ok) throw new Error(allowed.error);
     const decoded = decodeSecret(obj);
     if (!decoded.ok) throw new Error(`Secret ${namespace}/${name}: ${decoded.error}`);
     return decoded.value;
   }
 
-  async readAll(namespace: string, names: Iterable<string>): Promise<Result<SecretData>> {
+  async readAll(namespace: string, names: Iterable<string>, use: SecretUse): Promise<Result<SecretData>> {
     const out = new Map<string, Readonly<Record<string, string>> | undefined>();
     for (const name of new Set(names)) {
       try {
-        out.set(name, await this.read(namespace, name));
+        out.set(name, await this.read(namespace, name, use));
       } catch (err) {
         return { ok: false, error: `cannot read Secret ${namespace}/${name}: ${(err as Error).message}` };
       }
