@@ -59,3 +59,13 @@ describe('config: leader election', () => {
     assert.throws(() => loadConfig(['--leader-elect-id=Not_A_Name'], {}, none), /id: must be a Kubernetes object name/);
   });
 });
+
+test('analysis address policy and reconcile rate: parsed from flags or environment, a bad entry refused at start', () => {
+  const c = loadConfig(['--analysis-allowed-addresses', 'prometheus.monitoring:9090, *.svc.cluster.local', '--reconcile-qps', '20'], {});
+  assert.deepEqual(c.analysisAllowedAddresses, ['prometheus.monitoring:9090', '*.svc.cluster.local']);
+  assert.equal(c.reconcileQps, 20);
+  assert.equal(c.reconcileBurst, 300);
+  assert.deepEqual(loadConfig([], {}).analysisAllowedAddresses, []);
+  assert.deepEqual(loadConfig([], { SLUICE_ANALYSIS_ALLOWED_ADDRESSES: 'a.example' }).analysisAllowedAddresses, ['a.example']);
+  assert.throws(() => loadConfig(['--analysis-allowed-addresses', 'ftp://x'], {}), /--analysis-allowed-addresses: "ftp:\/\/x": only http and https/);
+});

@@ -8,6 +8,7 @@ import { DEFAULT_GITSYNC_SERVICE_ACCOUNT } from './api/git-sync.ts';
 import { formatIssues } from './core/shared/zod-issues.ts';
 import { durationToMs } from './api/duration.ts';
 import { timingProblems } from './core/shared/lease.ts';
+import { parseAddressPolicy } from './core/analysis/address-policy.ts';
 
 const Address = z.string().regex(/^[^:\s]*:[0-9]{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080');
 
@@ -34,6 +35,15 @@ export const Config = z.object({
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a ServiceAccount name')
     .max(253)
     .describe('ServiceAccount (in the GitSync namespace) a sync runs as when spec.serviceAccountName is not set'),
+  analysisAllowedAddresses: z
+    .array(z.string())
+    .superRefine((entries, ctx) => {
+      const parsed = parseAddressPolicy(entries);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `--analysis-allowed-addresses: ${parsed.error}` });
+    })
+    .describe('Hosts (host, *.domain, host:port or http(s) URL) analysis may query; empty = any'),
+  reconcileQps: z.coerce.number().positive().describe('Reconciles per second per controller (token bucket)'),
+  reconcileBurst: z.coerce.number().int().min(1).describe('Reconciles at once above the rate'),
   leaderElection: z
     .object({
       enabled: z.boolean().describe('Run as one of several replicas: only the holder of the Lease reconciles'),
@@ -54,12 +64,12 @@ export type Config = z.infer<typeof Config>;
 
 const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-addr HOST:PORT] [--health-addr HOST:PORT] [--log-level LEVEL] [--workers N]
               [--git-cache-dir DIR] [--webhook-addr HOST:PORT] [--gitsync-allow-cross-namespace] [--gitsync-allow-cluster-scoped] [--gitsync-allow-file-urls]
-              [--gitsync-default-service-account NAME]
+              [--gitsync-default-service-account NAME] [--analysis-allowed-addresses HOST,...] [--reconcile-qps N] [--reconcile-burst N]
               [--leader-elect] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
               [--leader-elect-namespace NS] [--leader-elect-id NAME]
 Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
              SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED, SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false),
-             SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT,
+             SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT, SLUICE_ANALYSIS_ALLOWED_ADDRESSES, SLUICE_RECONCILE_QPS, SLUICE_RECONCILE_BURST,
              SLUICE_LEADER_ELECT (true/false), SLUICE_LEADER_ELECT_LEASE_DURATION, SLUICE_LEADER_ELECT_RENEW_DEADLINE, SLUICE_LEADER_ELECT_RETRY_PERIOD,
              SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder`;
 
@@ -101,6 +111,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       'gitsync-allow-cluster-scoped': { type: 'boolean' },
       'gitsync-allow-file-urls': { type: 'boolean' },
       'gitsync-default-service-account': { type: 'string' },
+      'analysis-allowed-addresses': { type: 'string' },
+      'reconcile-qps': { type: 'string' },
+      'reconcile-burst': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-lease-duration': { type: 'string' },
       'leader-elect-renew-deadline': { type: 'string' },
@@ -129,6 +142,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
     gitsyncAllowClusterScoped: flag(values['gitsync-allow-cluster-scoped'], env.SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED),
     gitsyncAllowFileUrls: flag(values['gitsync-allow-file-urls'], env.SLUICE_GITSYNC_ALLOW_FILE_URLS),
     gitsyncDefaultServiceAccount: values['gitsync-default-service-account'] ?? env.SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT ?? DEFAULT_GITSYNC_SERVICE_ACCOUNT,
+    analysisAllowedAddresses: (values['analysis-allowed-addresses'] ?? env.SLUICE_ANALYSIS_ALLOWED_ADDRESSES ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+    reconcileQps: values['reconcile-qps'] ?? env.SLUICE_RECONCILE_QPS ?? 100,
+    reconcileBurst: values['reconcile-burst'] ?? env.SLUICE_RECONCILE_BURST ?? 300,
     leaderElection: {
       enabled: flag(values['leader-elect'], env.SLUICE_LEADER_ELECT),
       namespace:

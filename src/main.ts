@@ -7,6 +7,7 @@ import { KubeSecretReader } from './controller/runtime/secret-reader.ts';
 import { createControllerMetrics } from './controller/runtime/metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
+import { parseAddressPolicy } from './core/analysis/address-policy.ts';
 import { createGitClient } from './adapters/git/index.ts';
 import { AnalysisController } from './controller/analysis/analysis-controller.ts';
 import { GitSyncController } from './controller/gitsync/git-sync-controller.ts';
@@ -51,14 +52,18 @@ async function main(): Promise<void> {
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
   const secrets = new KubeSecretReader(kube);
+  const addressPolicy = parseAddressPolicy(config.analysisAllowedAddresses);
+  if (!addressPolicy.ok) throw new Error(addressPolicy.error); // loadConfig has checked it already
+  const rate = { qps: config.reconcileQps, burst: config.reconcileBurst };
   const analysis = new AnalysisController({
     kube,
     clock: systemClock,
     logger,
-    metrics: createMetricsProviderFactory({ secrets }),
+    metrics: createMetricsProviderFactory({ secrets, allowedAddresses: addressPolicy.value }),
     secrets,
     runs: analysisRuns,
     workers: config.workers,
+    ...rate,
     controllerMetrics,
   });
   const controller = new RolloutController({
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
     logger,
     analysisRuns,
     workers: config.workers,
+    ...rate,
     metrics: controllerMetrics,
     ...(config.namespace ? { namespace: config.namespace } : {}),
     onPlanned: ({ rollout, plan }) => {
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
     },
     secrets,
     metrics: controllerMetrics,
+    ...rate,
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
 

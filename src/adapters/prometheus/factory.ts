@@ -3,12 +3,15 @@
 import type { MetricProvider } from '../../api/analysis.ts';
 import type { MetricsProviderFactory, ProviderResult } from '../../ports/metrics.ts';
 import type { SecretReader } from '../../ports/secrets.ts';
+import { isAddressAllowed, type AddressPattern } from '../../core/analysis/address-policy.ts';
 import { prometheusHeaders, secretNamesOfPrometheus } from './headers.ts';
 import { PrometheusProvider } from './prometheus.ts';
 
 export interface MetricsFactoryDeps {
   /** Reads the Secrets named by auth and headers. */
   secrets: SecretReader;
+  /** The controller's policy for provider addresses (--analysis-allowed-addresses); empty = any. */
+  allowedAddresses?: readonly AddressPattern[];
 }
 
 type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) => Promise<ProviderResult>;
@@ -16,6 +19,16 @@ type Builder = (config: unknown, namespace: string, deps: MetricsFactoryDeps) =>
 const builders: Record<string, Builder> = {
   prometheus: async (config, namespace, deps) => {
     const spec = config as NonNullable<MetricProvider['prometheus']>;
+    if (!isAddressAllowed(spec.address, deps.allowedAddresses ?? [])) {
+      // Checked before any Secret is read: a refused address never sees a credential.
+      return {
+        ok: false,
+        error: {
+          kind: 'config',
+          message: `address ${redactUrlForMessage(spec.address)} is not allowed by this controller's policy (--analysis-allowed-addresses)`,
+        },
+      };
+    }
     const secrets = await deps.secrets.readAll(namespace, secretNamesOfPrometheus(spec), 'analysis');
     if (!secrets.ok) return { ok: false, error: { kind: 'config', message: secrets.error } };
     const headers = prometheusHeaders(spec, secrets.value, namespace);
@@ -44,4 +57,16 @@ export function createMetricsProviderFactory(deps: MetricsFactoryDeps): MetricsP
       }
     },
   };
+}
+
+/** An address as it may appear in a message: without userinfo. */
+function redactUrlForMessage(address: string): string {
+  try {
+    const url = new URL(address);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }

@@ -1,5 +1,6 @@
 // The Prometheus adapter against a fake Prometheus HTTP API on 127.0.0.1 (every server is
 // closed after its test), then against the real Debian prometheus when it is installed.
+import { parseAddressPolicy } from '../../core/analysis/address-policy.ts';
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -391,6 +392,23 @@ describe('metrics provider factory', () => {
     );
     assert.equal(r.ok, false);
     assert.match(r.ok ? '' : r.error.message, /Secret ns\/prom is not allowed for analysis: a Secret opts in with the label sluice\.dev\/allow-analysis=true/);
+  });
+
+  test('an address outside the controller policy is refused before any Secret is read', async () => {
+    let reads = 0;
+    const counting = { get: async () => (reads++, undefined) };
+    const policy = parseAddressPolicy(['prometheus.monitoring:9090']);
+    assert.ok(policy.ok);
+    const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(counting), allowedAddresses: policy.value });
+    const auth = { bearer: { token: { secretKeyRef: { name: 'prom', key: 'token' } } } };
+    const refused = await f.forMetric({ prometheus: { address: 'http://user:pw@collector.evil.example/', query: 'q', authentication: auth } }, 'ns');
+    assert.deepEqual(refused, {
+      ok: false,
+      error: { kind: 'config', message: "address http://collector.evil.example/ is not allowed by this controller's policy (--analysis-allowed-addresses)" },
+    });
+    assert.equal(reads, 0);
+    const allowed = await f.forMetric({ prometheus: { address: 'http://prometheus.monitoring:9090', query: 'q' } }, 'ns');
+    assert.equal(allowed.ok, true);
   });
 
   test('API errors reading a Secret are config errors, not crashes', async () => {

@@ -12,6 +12,9 @@ import { StatusWriter } from '../runtime/status-writer.ts';
 import { reconcileAnalysisRun } from './analysis-run-reconciler.ts';
 
 export interface AnalysisControllerOptions {
+  /** Reconciles per second (token bucket) and burst; the shell's defaults otherwise. */
+  qps?: number;
+  burst?: number;
   kube: KubeClient;
   clock: Clock;
   logger: Logger;
@@ -43,6 +46,8 @@ export class AnalysisController {
       ignore: ['DELETED'],
       clock: opts.clock,
       logger: opts.logger,
+      ...(opts.qps !== undefined ? { qps: opts.qps } : {}),
+      ...(opts.burst !== undefined ? { burst: opts.burst } : {}),
       workers: opts.workers ?? 4,
       ...(opts.controllerMetrics ? { metrics: opts.controllerMetrics } : {}),
     });

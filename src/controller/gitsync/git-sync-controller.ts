@@ -12,6 +12,9 @@ import type { ControllerMetrics } from '../runtime/metrics.ts';
 import { reconcileGitSync } from './git-sync-reconciler.ts';
 
 export interface GitSyncControllerOptions {
+  /** Reconciles per second (token bucket) and burst; the shell's defaults otherwise. */
+  qps?: number;
+  burst?: number;
   kube: KubeClient;
   git: GitClient;
   clock: Clock;
@@ -55,6 +58,8 @@ export class GitSyncController {
       primary: this.gitSyncs,
       clock: opts.clock,
       logger: opts.logger,
+      ...(opts.qps !== undefined ? { qps: opts.qps } : {}),
+      ...(opts.burst !== undefined ? { burst: opts.burst } : {}),
       workers: opts.workers ?? 2,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });

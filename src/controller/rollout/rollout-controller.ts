@@ -13,6 +13,9 @@ import { StatusWriter } from '../runtime/status-writer.ts';
 import { RolloutReconciler, type Planned, type RolloutCaches } from './rollout-reconciler.ts';
 
 export interface RolloutControllerOptions {
+  /** Reconciles per second (token bucket) and burst; the shell's defaults otherwise. */
+  qps?: number;
+  burst?: number;
   kube: KubeClient;
   clock: Clock;
   logger: Logger;
@@ -104,6 +107,8 @@ export class RolloutController {
       caches: [caches.analysisTemplates, caches.clusterAnalysisTemplates],
       clock: opts.clock,
       logger: opts.logger,
+      ...(opts.qps !== undefined ? { qps: opts.qps } : {}),
+      ...(opts.burst !== undefined ? { burst: opts.burst } : {}),
       workers: opts.workers ?? 4,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
