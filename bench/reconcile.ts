@@ -53,7 +53,8 @@ for (const n of sizes.length ? sizes : [1, 100, 1000]) {
   const controllerWrites = writes.filter((w) => !/^(create|delete) pods /.test(w) && !/^patch (pods|replicasets) .*\/status$/.test(w));
   console.log(
     `rollouts=${n} completed=${healthy}/${n} reconciles=${latencies.length} p50=${pct(latencies, 50).toFixed(2)}ms p99=${pct(latencies, 99).toFixed(2)}ms ` +
-      `controller-writes/rollout=${(controllerWrites.length / n).toFixed(1)} fake-time=${fakeSeconds}s wall=${(wall / 1000).toFixed(2)}s rss=${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}MiB`,
+      `controller-writes/rollout=${(controllerWrites.length / n).toFixed(1)} fake-time=${fakeSeconds}s ` +
+      `wall=${(wall / 1000).toFixed(2)}s rss=${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}MiB`,
   );
   const byKind = new Map<string, number>();
   for (const w of controllerWrites) {

@@ -3,6 +3,8 @@
 // and the ratio Sluice / peer; writes the raw results as JSON to bench/results/ (git-ignored).
 // Not a test: nothing here passes or fails on a figure. How each figure is measured:
 // docs/performance.md.
+// Long file (~440 lines) on purpose: the one driver of every workload and of the table; the
+// measuring pieces are in bench/lib/.
 //
 //   npm run bench                       sizes 1, 100, 1000
 //   npm run bench -- --quick            N=10 and a small Git repository (a few minutes)
@@ -272,9 +274,11 @@ class Bench {
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 function summary(r: RunResult): string {
   return (
-    `completed ${r.completed}/${r.n} in ${f(r.wallSeconds, 1)}s; overhead p50 ${f(r.overhead.p50, 1)}ms p99 ${f(r.overhead.p99, 1)}ms (${r.overhead.samples}); ` +
+    `completed ${r.completed}/${r.n} in ${f(r.wallSeconds, 1)}s; overhead p50 ${f(r.overhead.p50, 1)}ms p99 ` +
+    `${f(r.overhead.p99, 1)}ms (${r.overhead.samples}); ` +
     (r.timeToSafety ? `time to safety p50 ${f(r.timeToSafety.p50)}ms; ` : '') +
-    `CPU ${f(r.cpuSeconds, 1)}s (${f(r.cpuPerRollout, 3)}s/rollout); RSS ${f(r.rssMiB)}MiB; requests ${r.requests.total} (${f(r.requestsPerRollout, 1)}/rollout)`
+    `CPU ${f(r.cpuSeconds, 1)}s (${f(r.cpuPerRollout, 3)}s/rollout); RSS ${f(r.rssMiB)}MiB; requests ` +
+    `${r.requests.total} (${f(r.requestsPerRollout, 1)}/rollout)`
   );
 }
 
@@ -345,7 +349,8 @@ function table(results: RunResult[], git: GitSyncFigures | undefined): string {
   let out = [line(head), ...rows.map(line)].join('\n') + '\n';
   if (git) {
     out +=
-      `\nGit sync (Sluice): commit -> applied via webhook p50 ${f(git.webhookToApplied.p50)}ms max ${f(git.webhookToApplied.max)}ms (${git.webhookToApplied.samples} commits); ` +
+      `\nGit sync (Sluice): commit -> applied via webhook p50 ${f(git.webhookToApplied.p50)}ms max ` +
+      `${f(git.webhookToApplied.max)}ms (${git.webhookToApplied.samples} commits); ` +
       `first sync of ${git.manifests} manifests ${f(git.firstSyncSeconds, 1)}s (${git.firstSyncRequests.total} requests); ` +
       `no-op sync p50 ${f(git.noopSync.p50)}ms (${git.noopSync.samples}), ${f(git.noopRequests.total / Math.max(1, git.noopSync.samples), 1)} requests each: ` +
       `${Object.entries(git.noopRequests.byRequest)

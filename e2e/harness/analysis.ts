@@ -137,10 +137,10 @@ export function describeRuns(runs: RunView[]): string {
       (r) =>
         `${r.name} [${r.kind} ${r.hash}] ${r.phase}${r.terminate ? ' (terminate)' : ''}: ${r.message} ` +
         r.metrics
-          .map(
-            (m) =>
-              `{${m.name} ${m.phase} ok=${m.successful} failed=${m.failed} inconcl=${m.inconclusive} err=${m.error}: ${m.measurements.map((x) => `${x.phase}(${x.value ?? ''} ${x.message})`).join(', ')}}`,
-          )
+          .map((m) => {
+            const measured = m.measurements.map((x) => `${x.phase}(${x.value ?? ''} ${x.message})`).join(', ');
+            return `{${m.name} ${m.phase} ok=${m.successful} failed=${m.failed} inconcl=${m.inconclusive} err=${m.error}: ${measured}}`;
+          })
           .join(' '),
     )
     .join('\n    ');

@@ -2,6 +2,8 @@
 // kube-controller-manager, kube-scheduler, and kwok playing the kubelets of fake
 // Nodes. Binaries come from e2e/cluster/build.sh (built once into a cache).
 // With E2E_KUBECONFIG set, that cluster is used instead and nothing is started.
+// Long file (~500 lines) on purpose: the five processes depend on each other's certificates,
+// ports and readiness in one start order, which reads best in one place.
 import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';

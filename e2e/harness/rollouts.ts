@@ -220,7 +220,8 @@ export function summary(v: View): string {
     .join(' ');
   return (
     `phase=${s.phase} step=${s.currentStepIndex}/${s.stepCount} weight=${s.desiredWeight}/${s.actualWeight} ` +
-    `stable=${s.stableRS} current=${s.currentPodHash} abort=${s.abort ?? false} pauses=${JSON.stringify((s.pauseConditions ?? []).map((p: Obj) => p.reason))} ` +
+    `stable=${s.stableRS} current=${s.currentPodHash} abort=${s.abort ?? false} ` +
+    `pauses=${JSON.stringify((s.pauseConditions ?? []).map((p: Obj) => p.reason))} ` +
     `| rs spec/current/available: ${sets} | ${sel} | ${s.message ?? ''}`
   );
 }

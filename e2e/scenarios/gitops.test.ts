@@ -639,7 +639,7 @@ describe('gitops', () => {
       await g.s.settled();
     }));
 
-  test('a GitSync applies only what its ServiceAccount may: without rights to a kind nothing is applied and it says so; with a RoleBinding it syncs', async () => {
+  test('a GitSync applies only what its ServiceAccount may: no rights to a kind, nothing applied and it says so; with a RoleBinding it syncs', async () => {
     const ns = await k.createNamespace('git-rbac');
     try {
       await env.withDiagnostics(ns, [ctl!.logFile], async () => {

@@ -108,7 +108,8 @@ export const GitSyncSpec = z
     serviceAccountName: name()
       .optional()
       .describe(
-        `ServiceAccount in the GitSync namespace whose rights the sync has: it reads the credentials Secret and reads, dry-runs, applies and prunes objects as it (impersonation). Default: the controller's default (${DEFAULT_GITSYNC_SERVICE_ACCOUNT})`,
+        `ServiceAccount in the GitSync namespace whose rights the sync has: it reads the credentials Secret and reads, ` +
+          `dry-runs, applies and prunes objects as it (impersonation). Default: the controller's default (${DEFAULT_GITSYNC_SERVICE_ACCOUNT})`,
       ),
   })
   .meta({

@@ -231,7 +231,8 @@ export class CliGitClient implements GitClient {
     await rm(dir, { recursive: true, force: true });
     return new GitError(
       'RepositoryTooLarge',
-      `the repository ${redactUrl(req.url)} is larger than the limit of ${formatBytes(req.maxBytes ?? 0)} (${formatBytes(bytes)} fetched before stopping); Sluice does not keep it`,
+      `the repository ${redactUrl(req.url)} is larger than the limit of ${formatBytes(req.maxBytes ?? 0)} ` +
+        `(${formatBytes(bytes)} fetched before stopping); Sluice does not keep it`,
     );
   }
 

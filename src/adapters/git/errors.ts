@@ -3,6 +3,38 @@
 import { GitError, type GitErrorReason } from '../../ports/git.ts';
 import type { RunResult } from './run.ts';
 
+/** What git and its transports print when the credentials are wrong or missing. */
+const AUTHENTICATION_FAILED = new RegExp(
+  [
+    'Authentication failed',
+    'could not read (Username|Password)',
+    'returned error: 40[13]',
+    'HTTP 40[13]',
+    'Permission denied \\(publickey',
+    'terminal prompts disabled',
+    'Invalid username or password',
+  ].join('|'),
+  'i',
+);
+
+/** What they print when the server cannot be reached at all. */
+const UNREACHABLE = new RegExp(
+  [
+    'Could not resolve host',
+    'Connection refused',
+    'Failed to connect',
+    'Connection timed out',
+    'Network is unreachable',
+    'Could not read from remote repository',
+    'unable to access',
+    'SSL',
+    'certificate',
+    'Connection reset',
+    'Empty reply',
+  ].join('|'),
+  'i',
+);
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -33,21 +65,13 @@ export function classifyFailure(result: Pick<RunResult, 'stderr' | 'timedOut'>):
   if (result.timedOut) return 'Timeout';
   const e = result.stderr;
   if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(e)) return 'HostKeyVerificationFailed';
-  if (
-    /Authentication failed|could not read (Username|Password)|returned error: 40[13]|HTTP 40[13]|Permission denied \(publickey|terminal prompts disabled|Invalid username or password/i.test(
-      e,
-    )
-  ) {
+  if (AUTHENTICATION_FAILED.test(e)) {
     return 'AuthenticationFailed';
   }
   if (/couldn't find remote ref|not our ref|unadvertised object|no such remote ref|invalid refspec|remote HEAD refers to nonexistent ref/i.test(e))
     return 'RefNotFound';
   if (/repository .* not found|does not appear to be a git repository|returned error: 404|HTTP 404|not a git repository/i.test(e)) return 'RepositoryNotFound';
-  if (
-    /Could not resolve host|Connection refused|Failed to connect|Connection timed out|Network is unreachable|Could not read from remote repository|unable to access|SSL|certificate|Connection reset|Empty reply/i.test(
-      e,
-    )
-  ) {
+  if (UNREACHABLE.test(e)) {
     return 'Unreachable';
   }
   return 'GitFailed';

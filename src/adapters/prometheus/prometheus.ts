@@ -114,7 +114,8 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
       kind: 'badResponse',
       httpStatus: reply.status,
       message:
-        'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. rate(x[5m]) instead of x[5m]) or use rangeQuery',
+        'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. ' +
+        'rate(x[5m]) instead of x[5m]) or use rangeQuery',
     });
   }
   if (kind === 'range' && result.value.type !== 'matrix') {

@@ -86,7 +86,10 @@ describe('GitSync: the life of a repository', () => {
     assert.equal(s.lastError?.column, 22);
     assert.match(
       s.lastError?.message ?? '',
-      /^Nothing applied from commit [0-9a-f]{12}: deploy\/zz-bad\.yaml:27:22: Rollout "web": spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big: expected number to be <=100$/,
+      new RegExp(
+        '^Nothing applied from commit [0-9a-f]{12}: deploy/zz-bad\\.yaml:27:22: ' +
+          'Rollout "web": spec\\.strategy\\.canary\\.steps\\[0\\]\\.setWeight: Too big: expected number to be <=100$',
+      ),
     );
     assert.equal(condition(s, 'Ready')?.status, 'False');
     assert.equal(condition(s, 'Stalled')?.status, 'True');

@@ -122,7 +122,8 @@ function forbidden(ctx: SyncContext, what: string, err: KubeError, commit: strin
     syncFailure(
       {
         reason: 'Forbidden',
-        message: `The sync runs as ${ctx.identity}, which may not ${what}: ${err.message} (grant it with a Role and RoleBinding, or set spec.serviceAccountName)`,
+        message:
+          `The sync runs as ${ctx.identity}, which may not ${what}: ${err.message} (grant it with a Role and ` + `RoleBinding, or set spec.serviceAccountName)`,
         ...(commit ? { commit } : {}),
       },
       applied,
@@ -282,7 +283,9 @@ export async function applyPhase(ctx: SyncContext, prepared: PreparedObject[], c
         syncFailure(
           {
             reason: 'ApplyFailed',
-            message: `Applying ${describeRef(d.ref)} (${d.source.file}) failed after ${applied.length} of ${prepared.length} objects: ${(err as Error).message}; the next sync retries`,
+            message:
+              `Applying ${describeRef(d.ref)} (${d.source.file}) failed after ${applied.length} of ` +
+              `${prepared.length} objects: ${(err as Error).message}; the next sync retries`,
             file: d.source.file,
             document: d.source.document,
             line: d.source.line,

@@ -98,7 +98,7 @@ describe('leader election', () => {
     await b.elector.release();
   });
 
-  test('a leader cut off from the API server stops at its renew deadline, before the follower may take over (lease duration after it saw the last renewal)', async () => {
+  test('a leader cut off from the API server stops at its renew deadline, before a follower may take over', async () => {
     const clock = new FakeClock();
     const kube = new FakeKube();
     const a = candidate(kube, clock, 'a');

@@ -211,7 +211,8 @@ export function toConditionData(result: MetricQueryResult, kind: QueryKind): Res
     return {
       ok: false,
       error:
-        'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. rate(x[5m]) instead of x[5m]) or use rangeQuery',
+        'the query returned a range vector (matrix) where an instant vector or scalar was expected: aggregate it (e.g. ' +
+        'rate(x[5m]) instead of x[5m]) or use rangeQuery',
     };
   }
   if (kind === 'range' && result.type !== 'matrix') {

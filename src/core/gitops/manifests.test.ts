@@ -57,7 +57,8 @@ describe('parsing', () => {
     const list = parseManifestFile({
       path: 'l.yaml',
       content:
-        'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n',
+        'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - ' +
+        '{apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n',
     });
     assert.deepEqual(
       list.manifests.map((m) => m.object.metadata.name),
@@ -208,7 +209,8 @@ describe('positions', () => {
       {
         path: 'list.yaml',
         content:
-          'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - apiVersion: sluice.dev/v1alpha1\n    kind: Rollout\n    metadata: {name: r}\n    spec: {replicas: -1}\n',
+          'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - ' +
+          'apiVersion: sluice.dev/v1alpha1\n    kind: Rollout\n    metadata: {name: r}\n    spec: {replicas: -1}\n',
       },
       {
         path: 'j.json',

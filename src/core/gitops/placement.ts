@@ -72,7 +72,9 @@ export function namespaceScope(
   if (foreign.length > 0 && !policy.allowCrossNamespace) {
     return {
       reason: 'NamespaceNotAllowed',
-      message: `this controller lets a GitSync manage only its own namespace (${gitSyncNamespace}); spec asks for ${foreign.join(', ')} (start the controller with cross-namespace sync enabled, or create the GitSync in that namespace)`,
+      message:
+        `this controller lets a GitSync manage only its own namespace (${gitSyncNamespace}); spec asks for ` +
+        `${foreign.join(', ')} (start the controller with cross-namespace sync enabled, or create the GitSync in that namespace)`,
     };
   }
   if (!allowed.includes(defaultNamespace)) {

@@ -29,7 +29,8 @@ export function calculateSyncedStatus(previous: GitSyncStatus | undefined, o: Sy
   const now = o.now.toISOString();
   const prunedText = o.pruned ? `, pruned ${o.pruned}` : '';
   const problemText = o.pruneProblems.length ? `; could not prune: ${o.pruneProblems.join('; ')}` : '';
-  const message = `Applied ${o.applied} object${o.applied === 1 ? '' : 's'} from commit ${shortCommit(o.commit)} (${o.changed} changed${prunedText})${problemText}`;
+  const message =
+    `Applied ${o.applied} object${o.applied === 1 ? '' : 's'} from commit ${shortCommit(o.commit)} ` + `(${o.changed} changed${prunedText})${problemText}`;
   let conditions = previous?.conditions ?? [];
   conditions = setCondition(conditions, { type: CONDITION_READY, status: 'True', reason: 'Synced', message }, o.now);
   conditions = setCondition(conditions, { type: CONDITION_STALLED, status: 'False', reason: 'Synced', message: 'Synced' }, o.now);

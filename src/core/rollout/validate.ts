@@ -21,7 +21,8 @@ export function notImplemented(rollout: Rollout): string[] {
   if (canary?.trafficRouting) {
     const routers = Object.keys(canary.trafficRouting).filter((k) => !['managedRoutes', 'maxTrafficWeight'].includes(k));
     problems.push(
-      `spec.strategy.canary.trafficRouting${routers.length ? ` (${routers.join(', ')})` : ''} is not supported: Sluice moves traffic by replica counts behind ` +
+      `spec.strategy.canary.trafficRouting${routers.length ? ` (${routers.join(', ')})` : ''} is not supported: Sluice ` +
+        `moves traffic by replica counts behind ` +
         "a Service that selects both revisions; remove trafficRouting (weights then follow the canary's share of pods), or keep this Rollout on Argo Rollouts",
     );
   }
