@@ -14,6 +14,7 @@ const k = env.kubectl;
 let ctl: ControllerHandle | undefined;
 
 const namespaceGone = async (ns: string) => (await k.run(['get', 'namespace', ns, '-o', 'name'])).code !== 0;
+const rolloutGone = async (ns: string) => (await k.run(['get', 'rollout', 'demo', '-n', ns, '-o', 'name'])).code !== 0;
 
 describe('hardening: nothing gets stuck', () => {
   before(async () => {
@@ -35,7 +36,10 @@ describe('hardening: nothing gets stuck', () => {
       await ctl!.stop();
       await k.deleteNamespace(ns);
       await ctl!.restart();
-      await waitFor(`namespace ${ns} deleted`, async () => assert.ok(await namespaceGone(ns), 'still there'), { timeoutMs: 60_000 });
+      // What the controller owes: its finalizer off, so the Rollout goes (the rest is the namespace
+      // controller's, which retries with its own backoff: minutes on a busy machine).
+      await waitFor('the Rollout is gone', () => rolloutGone(ns), { timeoutMs: 60_000 });
+      await waitFor(`namespace ${ns} deleted`, () => namespaceGone(ns), { timeoutMs: 240_000, intervalMs: 1_000 });
     });
   });
 
@@ -54,9 +58,7 @@ describe('hardening: nothing gets stuck', () => {
         const held = await k.json<{ metadata: { deletionTimestamp?: string; finalizers?: string[] } }>(['get', 'rollout', 'demo', '-n', ns]);
         assert.ok(held.metadata.deletionTimestamp && held.metadata.finalizers?.length, 'held by its finalizer while no controller runs');
         await ctl!.restart();
-        await waitFor('the Rollout is gone', async () => assert.notEqual((await k.run(['get', 'rollout', 'demo', '-n', ns, '-o', 'name'])).code, 0), {
-          timeoutMs: 30_000,
-        });
+        await waitFor('the Rollout is gone', () => rolloutGone(ns), { timeoutMs: 30_000 });
         const svc = await k.json<{ spec: { selector: Record<string, string> } }>(['get', 'service', 'demo-stable', '-n', ns]);
         assert.equal(svc.spec.selector[HASH_LABEL], undefined, 'the stable Service was unpinned');
       });
@@ -121,7 +123,7 @@ describe('hardening: nothing gets stuck', () => {
               '{"status":{"phase":"Degraded"}}',
               '--dry-run=server',
             ]);
-            assert.notEqual(r.code, 0, 'a Degraded status is still accepted');
+            return r.code !== 0 && /e2e: no Degraded here/.test(r.stderr);
           },
           { timeoutMs: 30_000 },
         );
