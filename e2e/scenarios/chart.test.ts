@@ -19,7 +19,7 @@ import { attach } from '../harness/attach.ts';
 import { installChartIdentity, type ChartIdentity } from '../harness/chart.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { analysisRuns, analysisStep, describeRuns, errorRateTemplate } from '../harness/analysis.ts';
-import { condition, githubPushBody, gitSync, hmacSignature, postHook, waitGitSync } from '../harness/gitops.ts';
+import { condition, githubPushBody, gitSync, gitSyncAccess, hmacSignature, postHook, waitGitSync } from '../harness/gitops.ts';
 import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario } from '../harness/rollouts.ts';
 import { waitFor } from '../harness/wait.ts';
 import { CHART_DIR, documentedInstalls, helm } from '../../test/helpers/chart.ts';
@@ -27,17 +27,6 @@ import { CHART_DIR, documentedInstalls, helm } from '../../test/helpers/chart.ts
 const env = attach();
 const k = env.kubectl;
 type Obj = Record<string, any>;
-
-/**
- * What a GitSync in these tests applies beyond what the controller may write itself (it
- * creates a Rollout and its Services). This stands in for the GitSync's own ServiceAccount
- * until GitSync impersonation is in the controller; then the test gives the GitSync a
- * ServiceAccount with these rights instead, and the chart needs no extra rules.
- */
-const GITSYNC_STAND_IN = [
-  { apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['create'] },
-  { apiGroups: [''], resources: ['services'], verbs: ['create'] },
-];
 
 /** Minimal stand-ins for prometheus-operator's CRDs, so ServiceMonitor and PrometheusRule dry-run (their schemas are not checked). */
 function standInCrd(kind: string, plural: string): Obj {
@@ -138,7 +127,7 @@ describe('chart', () => {
         id = await installChartIdentity(env, {
           scope,
           ...(scope === 'namespace' ? { watchNamespace: ns } : {}),
-          values: { webhook: { enabled: true }, rbac: { extraRules: GITSYNC_STAND_IN } },
+          values: { webhook: { enabled: true } },
         });
         const cache = join(env.descriptor.stateDir, `chart-git-cache-${scope}-${process.pid}`);
         const { args, webhookAddr } = await id.controllerArgs(cache);
@@ -248,6 +237,9 @@ describe('chart', () => {
                 stringData: { username: 'e2e', password: 'not-checked-by-the-test-server' },
               },
               { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook' }, stringData: { token } },
+              // What the namespace's owner grants the GitSync: it applies as this ServiceAccount
+              // (impersonation), never with the chart's rights, which stay as they are.
+              ...gitSyncAccess(),
               gitSync('apps', {
                 url: repo.httpUrl,
                 ref: { branch: 'main' },

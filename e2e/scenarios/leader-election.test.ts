@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
-import { condition, getGitSync, gitSync, hmacSignature, postHook, waitGitSync } from '../harness/gitops.ts';
+import { condition, getGitSync, gitSync, gitSyncAccess, hmacSignature, postHook, waitGitSync } from '../harness/gitops.ts';
 import {
   assertNoOverlap,
   isLeader,
@@ -257,6 +257,7 @@ describe('leader election', () => {
         await k.apply(
           manifest(
             { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook' }, stringData: { token } },
+            ...gitSyncAccess(),
             gitSync('apps', { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m', webhook: { secretRef: { name: 'hook' } } }),
           ),
           { namespace: ns },
@@ -290,8 +291,9 @@ describe('leader election', () => {
       (x) => `${x.replica} ${new Date(x.from).toISOString()} -> ${Number.isFinite(x.to) ? new Date(x.to).toISOString() : 'now'} (${x.how})`,
     );
     log('leader-election', `leadership intervals:\n  ${text.join('\n  ')}`);
-    // the first leader (killed), the second (SIGTERM), the first again, and whoever leads after the apiserver restart
-    assert.ok(intervals.length >= 4, `intervals: ${text.join(' | ')}`);
+    // the first leader (killed), the second (SIGTERM), the first again, and (when the apiserver restart
+    // outlasted the renew deadline, so the leader gave up) whoever leads after it
+    assert.ok(intervals.length >= 3, `intervals: ${text.join(' | ')}`);
     assert.equal(intervals.filter((x) => x.to === Infinity).length, 1, 'exactly one replica leads now');
     assertNoOverlap(intervals);
   });
