@@ -26,9 +26,7 @@ export interface AnalysisControllerOptions {
   controllerMetrics?: ControllerMetrics;
 }
 
-export class AnalysisController {
-  private readonly shell: Controller;
-
+export class AnalysisController extends Controller {
   constructor(opts: AnalysisControllerOptions) {
     const status = new StatusWriter(opts.kube, () => opts.clock.now());
     const reconciler: Reconciler = {
@@ -39,7 +37,7 @@ export class AnalysisController {
         return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : undefined;
       },
     };
-    this.shell = new Controller({
+    super({
       name: 'analysisrun',
       reconciler,
       primary: opts.runs,
@@ -51,25 +49,5 @@ export class AnalysisController {
       workers: opts.workers ?? 4,
       ...(opts.controllerMetrics ? { metrics: opts.controllerMetrics } : {}),
     });
-  }
-
-  get queue() {
-    return this.shell.queue;
-  }
-
-  startCaches(): Promise<void> {
-    return this.shell.startCaches();
-  }
-
-  run(): void {
-    this.shell.run();
-  }
-
-  start(): Promise<void> {
-    return this.shell.start();
-  }
-
-  stop(): Promise<void> {
-    return this.shell.stop();
   }
 }

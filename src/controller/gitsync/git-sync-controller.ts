@@ -26,13 +26,11 @@ export interface GitSyncControllerOptions {
   metrics?: ControllerMetrics;
 }
 
-export class GitSyncController {
+export class GitSyncController extends Controller {
   readonly gitSyncs: Informer;
-  private readonly shell: Controller;
 
   constructor(opts: GitSyncControllerOptions) {
-    this.gitSyncs = opts.kube.informer(kinds.gitSync, opts.namespace ? { namespace: opts.namespace } : {});
-    const gitSyncs = this.gitSyncs;
+    const gitSyncs = opts.kube.informer(kinds.gitSync, opts.namespace ? { namespace: opts.namespace } : {});
     const reconciler: Reconciler = {
       async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext) {
         const obj = gitSyncs.get(namespace, name);
@@ -52,10 +50,10 @@ export class GitSyncController {
         return reconcileGitSync(obj, deps);
       },
     };
-    this.shell = new Controller({
+    super({
       name: 'gitsync',
       reconciler,
-      primary: this.gitSyncs,
+      primary: gitSyncs,
       clock: opts.clock,
       logger: opts.logger,
       ...(opts.qps !== undefined ? { qps: opts.qps } : {}),
@@ -63,25 +61,6 @@ export class GitSyncController {
       workers: opts.workers ?? 2,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
-  }
-
-  get queue() {
-    return this.shell.queue;
-  }
-
-  startCaches(): Promise<void> {
-    return this.shell.startCaches();
-  }
-
-  run(): void {
-    this.shell.run();
-  }
-
-  start(): Promise<void> {
-    return this.shell.start();
-  }
-
-  stop(): Promise<void> {
-    return this.shell.stop();
+    this.gitSyncs = gitSyncs;
   }
 }

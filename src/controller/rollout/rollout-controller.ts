@@ -35,9 +35,8 @@ export const ROLLOUT_EVENT_SOURCE: EventSource = {
   instance: process.env.HOSTNAME ?? 'local',
 };
 
-export class RolloutController {
+export class RolloutController extends Controller {
   readonly caches: RolloutCaches;
-  private readonly shell: Controller;
 
   constructor(opts: RolloutControllerOptions) {
     const { kube, namespace } = opts;
@@ -60,7 +59,6 @@ export class RolloutController {
       clusterAnalysisTemplates: kube.informer(kinds.clusterAnalysisTemplate),
       deployments: kube.informer(kinds.deployment, scope),
     };
-    this.caches = caches;
     const now = () => opts.clock.now();
     const reconciler = new RolloutReconciler({
       kube,
@@ -71,7 +69,7 @@ export class RolloutController {
       ...(opts.onPlanned ? { onPlanned: opts.onPlanned } : {}),
     });
     const ownerKey = (obj: KubeObject, owner: string | undefined) => (owner ? [`${obj.metadata?.namespace}/${owner}`] : []);
-    this.shell = new Controller({
+    super({
       name: 'rollout',
       reconciler,
       primary: caches.rollouts,
@@ -112,27 +110,7 @@ export class RolloutController {
       workers: opts.workers ?? 4,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
-  }
-
-  get queue() {
-    return this.shell.queue;
-  }
-
-  /** Fills the caches; with run(), what start() does in two parts (leader election starts reconciling later). */
-  startCaches(): Promise<void> {
-    return this.shell.startCaches();
-  }
-
-  run(): void {
-    this.shell.run();
-  }
-
-  start(): Promise<void> {
-    return this.shell.start();
-  }
-
-  stop(): Promise<void> {
-    return this.shell.stop();
+    this.caches = caches;
   }
 }
 
