@@ -437,6 +437,17 @@ describe('URL and message hygiene', () => {
     assert.equal(redact('Authorization: Bearer abc', []), 'Authorization: ***');
   });
 
+  test('credentials in odd URL forms never reach a message', () => {
+    for (const url of ['https:///TOKEN@github.com/a/b.git', 'https:TOKEN@github.com/a/b.git', 'https:\\\\TOKEN@github.com/a/b.git', '-https://u:TOKEN@h/x']) {
+      assert.throws(
+        () => checkUrl(url, none, false),
+        (err: Error) => !err.message.includes('TOKEN'),
+        url,
+      );
+      assert.ok(!redact(`fatal: unable to access '${url}': 403`, []).includes('TOKEN'), url);
+    }
+  });
+
   test('repository paths are normalised', () => {
     assert.equal(normaliseRepoPath('./apps//prod/'), 'apps/prod');
     assert.equal(normaliseRepoPath('.'), '');
