@@ -608,6 +608,11 @@ describe('validation on first use', () => {
       /^metric error-rate: invalid successCondition "result\[0\] >=": syntax error: /,
     ],
     [
+      'a condition over the cost budget',
+      [metric({ successCondition: 'result.all(x, result.all(y, x <= y || x > y))' })],
+      /^metric error-rate: invalid successCondition "result\.all.*": too expensive: evaluating it may take about [\d,]+ steps with a result of 10000 elements, more than the budget of 1,000,000/,
+    ],
+    [
       'unknown variable',
       [metric({ failureCondition: 'value > 1' })],
       /metric error-rate: invalid failureCondition "value > 1": unknown variable "value": a condition can only use "result"/,
