@@ -433,7 +433,7 @@ describe('URL and message hygiene', () => {
   });
 
   test('redact removes secrets, userinfo and authorization headers', () => {
-    assert.equal(redact('fatal: https://u:p@h/x failed with hunter22', ['hunter22']), 'fatal: https://***@h/x failed with ***');
+    assert.equal(redact('fatal: https://u:p@h/x failed with hunter22', ['hunter22']), 'fatal: https://***@h/x failed with *****');
     assert.equal(redact('Authorization: Bearer abc', []), 'Authorization: ***');
   });
 

@@ -8,12 +8,10 @@
 // (a delimiter for WHATWG, but not for git or curl: everything up to the last `@` goes).
 // Where parsers disagree the wider reading is taken: over-redacting a message costs a little
 // detail, under-redacting costs a credential.
+import { maskValues } from './mask.ts';
 
 /** What replaces a credential. */
 export const REDACTED = '***';
-
-/** Secret values shorter than this are not masked in text: they would garble it and protect nothing. */
-export const MIN_SECRET_LENGTH = 3;
 
 /**
  * A URL without its userinfo, e.g. `https://***@host/x` for `https://user:pass@host/x` or for
@@ -88,16 +86,18 @@ const TOKEN_PARAMETER =
 
 /**
  * Masks credentials in a text: the userinfo of every URL in it (any form, see redactUrl),
- * Authorization headers, token-like query parameters, and each of `secrets` (as written and
- * percent-encoded). Idempotent.
+ * Authorization headers, token-like query parameters, and each of `secrets` as written and
+ * percent-encoded (through maskValues, the masker for known secret values). Idempotent.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length < MIN_SECRET_LENGTH) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(REDACTED);
-  }
-  return redactUrlsInText(out).replace(AUTHORIZATION, `$1${REDACTED}`).replace(TOKEN_PARAMETER, `$1${REDACTED}`);
+  const masked =
+    secrets.length > 0
+      ? maskValues(
+          text,
+          secrets.flatMap((s) => [s, encodeURIComponent(s)]),
+        )
+      : text;
+  return redactUrlsInText(masked).replace(AUTHORIZATION, `$1${REDACTED}`).replace(TOKEN_PARAMETER, `$1${REDACTED}`);
 }
 
 /** Log fields whose value is a secret whatever it holds. */
