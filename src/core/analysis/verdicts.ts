@@ -15,7 +15,7 @@ import type {
 } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
 import type { Duration } from '../../api/meta.ts';
-import { placeholdersIn, substituteArgs, type ArgValue } from './args.ts';
+import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
 import { compileCondition, evaluateCondition, explainCondition, formatCel, type CompiledCondition, type ConditionInput } from './cel.ts';
 import { describeQueryError, type MetricQueryOutcome, type MetricQueryResult, type QueryKind } from './metric-query.ts';
 
@@ -124,6 +124,11 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
       const undeclared = placeholdersIn(prometheus.query).filter((n) => !declared.has(n));
       if (undeclared.length > 0)
         problems.push(`${at}: query uses ${[...new Set(undeclared)].map((n) => `{{args.${n}}}`).join(', ')}, which is not an arg of the analysis`);
+      else {
+        // Literal values are known now: one that cannot go where it stands is refused before anything is measured.
+        const checked = substitutePromQL(prometheus.query, literalArgs, { partial: true });
+        if (!checked.ok) problems.push(`${at}: query: ${checked.error}`);
+      }
       for (const header of prometheus.headers ?? []) {
         const bad = placeholdersIn(header.value ?? '').filter((n) => !declared.has(n));
         if (bad.length > 0) problems.push(`${at}: header ${header.key} uses {{args.${bad[0]}}}, which is not an arg of the analysis`);
