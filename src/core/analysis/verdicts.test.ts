@@ -608,6 +608,11 @@ describe('validation on first use', () => {
       /^metric error-rate: invalid successCondition "result\[0\] >=": syntax error: /,
     ],
     [
+      'a query timeout over the maximum',
+      [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query: 'up', timeout: 300 } } })],
+      /^metric error-rate: timeout 300s is longer than the maximum of 120s$/,
+    ],
+    [
       'a condition over the cost budget',
       [metric({ successCondition: 'result.all(x, result.all(y, x <= y || x > y))' })],
       /^metric error-rate: invalid successCondition "result\.all.*": too expensive: evaluating it may take about [\d,]+ steps with a result of 10000 elements, more than the budget of 1,000,000/,

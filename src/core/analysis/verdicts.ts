@@ -27,6 +27,8 @@ export const DEFAULT_MEASUREMENT_RETENTION = 10;
 /** Retry after an error measurement when the metric has no interval (as Argo Rollouts). */
 export const DEFAULT_ERROR_RETRY_MS = 10_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/** The longest `timeout` a query may have (Prometheus's own default limit); the adapter enforces it too. */
+export const MAX_QUERY_TIMEOUT_MS = 120_000;
 
 export const getFailureLimit = (m: Metric): number => m.failureLimit ?? DEFAULT_FAILURE_LIMIT;
 export const getInconclusiveLimit = (m: Metric): number => m.inconclusiveLimit ?? DEFAULT_INCONCLUSIVE_LIMIT;
@@ -115,6 +117,7 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
     if (prometheus) {
       timeoutMs = duration(prometheus.timeout, `${at}: timeout`, problems) ?? DEFAULT_QUERY_TIMEOUT_MS;
       if (timeoutMs === 0) problems.push(`${at}: timeout must be greater than 0`);
+      if (timeoutMs > MAX_QUERY_TIMEOUT_MS) problems.push(`${at}: timeout ${timeoutMs / 1000}s is longer than the maximum of ${MAX_QUERY_TIMEOUT_MS / 1000}s`);
       if (prometheus.rangeQuery) {
         const rangeMs = duration(prometheus.rangeQuery.range, `${at}: rangeQuery.range`, problems);
         const stepMs = duration(prometheus.rangeQuery.step, `${at}: rangeQuery.step`, problems);
