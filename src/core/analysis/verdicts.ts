@@ -14,6 +14,7 @@ import type {
   NoDataPolicy,
 } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
+import { truncate } from '../shared/truncate.ts';
 import type { Duration } from '../../api/meta.ts';
 import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
 import { compileCondition, evaluateCondition, explainCondition, formatCel, type CompiledCondition, type ConditionInput } from './cel.ts';
@@ -27,6 +28,15 @@ export const DEFAULT_MEASUREMENT_RETENTION = 10;
 /** Retry after an error measurement when the metric has no interval (as Argo Rollouts). */
 export const DEFAULT_ERROR_RETRY_MS = 10_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/**
+ * The longest texts a measurement keeps in the status; longer ones end in "… N more" (N
+ * characters left out), so a huge result or error can never make a status write fail forever.
+ */
+export const MAX_MEASUREMENT_VALUE_LENGTH = 512;
+export const MAX_MEASUREMENT_MESSAGE_LENGTH = 1024;
+export const MAX_MEASUREMENT_QUERY_LENGTH = 2048;
+/** The longest metric and run messages in the status. */
+export const MAX_STATUS_MESSAGE_LENGTH = 4096;
 /** The longest `timeout` a query may have (Prometheus's own default limit); the adapter enforces it too. */
 export const MAX_QUERY_TIMEOUT_MS = 120_000;
 
@@ -319,6 +329,17 @@ function judge(metric: CompiledMetric, input: ConditionInput): { phase: Measurem
   return { phase: 'Error', message: 'the metric has no successCondition or failureCondition' };
 }
 
+/** A measurement as the status keeps it: value, message, query and condition truncated (see MAX_MEASUREMENT_*). */
+function boundedMeasurement(m: Measurement): Measurement {
+  return {
+    ...m,
+    message: truncate(m.message, MAX_MEASUREMENT_MESSAGE_LENGTH),
+    ...(m.value !== undefined ? { value: truncate(m.value, MAX_MEASUREMENT_VALUE_LENGTH) } : {}),
+    ...(m.query !== undefined ? { query: truncate(m.query, MAX_MEASUREMENT_QUERY_LENGTH) } : {}),
+    ...(m.condition !== undefined ? { condition: truncate(m.condition, MAX_MEASUREMENT_MESSAGE_LENGTH) } : {}),
+  };
+}
+
 /** Adds a measurement to a metric's result: counters as Argo Rollouts (errors do not count towards `count`), bounded history. */
 export function recordMeasurement(previous: MetricResult | undefined, name: string, measurement: Measurement, retention: number): MetricResult {
   const r: MetricResult = previous
@@ -345,7 +366,7 @@ export function recordMeasurement(previous: MetricResult | undefined, name: stri
       r.consecutiveError += 1;
       break;
   }
-  r.measurements = [...(previous?.measurements ?? []), measurement].slice(-Math.max(1, retention));
+  r.measurements = [...(previous?.measurements ?? []), boundedMeasurement(measurement)].slice(-Math.max(1, retention));
   if (r.phase === 'Pending') r.phase = 'Running';
   return r;
 }
@@ -516,11 +537,11 @@ export function calculateRunStatus(
   const metricResults: MetricResult[] = compiled.map((c, i) => {
     const a = assessments[i] as MetricAssessment;
     const base = results[i] ?? { name: c.metric.name, count: 0, successful: 0, failed: 0, inconclusive: 0, error: 0, consecutiveError: 0 };
-    return { ...base, name: c.metric.name, phase: a.phase, message: a.message };
+    return { ...base, name: c.metric.name, phase: a.phase, message: truncate(a.message, MAX_STATUS_MESSAGE_LENGTH) };
   });
   const phase = calculateRunPhase(metricResults.map((r) => r.phase));
   const status: AnalysisRunStatus = { ...previous, phase, startedAt: startedAtText, metricResults };
-  status.message = explainRun(phase, metricResults, run.spec.terminate === true);
+  status.message = truncate(explainRun(phase, metricResults, run.spec.terminate === true), MAX_STATUS_MESSAGE_LENGTH);
   delete status.nextMeasurementAt;
   if (isCompleted(phase)) {
     status.completedAt = previous.completedAt ?? now.toISOString();
@@ -540,7 +561,13 @@ export function invalidRunStatus(run: Pick<AnalysisRun, 'status'>, message: stri
   const previous = run.status ?? {};
   if (isCompleted(previous.phase)) return previous;
   const { nextMeasurementAt: _drop, ...rest } = previous;
-  return { ...rest, phase: 'Error', message, startedAt: previous.startedAt ?? now.toISOString(), completedAt: previous.completedAt ?? now.toISOString() };
+  return {
+    ...rest,
+    phase: 'Error',
+    message: truncate(message, MAX_STATUS_MESSAGE_LENGTH),
+    startedAt: previous.startedAt ?? now.toISOString(),
+    completedAt: previous.completedAt ?? now.toISOString(),
+  };
 }
 
 /**
