@@ -515,7 +515,11 @@ describe('gitops', () => {
           'signature of another body',
         );
         assert.equal((await postHook(hookUrl, g.ns, GS, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': 'nope' })).status, 401);
-        assert.equal((await postHook(hookUrl, g.ns, 'no-such-gitsync', body, { 'X-Sluice-Signature-256': hmacSignature(body, token) })).status, 404);
+        assert.equal(
+          (await postHook(hookUrl, g.ns, 'no-such-gitsync', body, { 'X-Sluice-Signature-256': hmacSignature(body, token) })).status,
+          401,
+          'as a bad signature',
+        );
         assert.equal((await postHook(hookUrl, g.ns, GS, body, {}, 'GET')).status, 405);
         assert.equal(await annotation(), undefined, 'no rejected request asked for a sync');
         await gitSyncHolds(k, g.ns, GS, 'no sync from rejected requests', (x) => assert.equal(x.status.lastSyncedCommit, g.sha1), 1500);
