@@ -14,6 +14,7 @@ import type {
   NoDataPolicy,
 } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
+import { boundedRequeue } from '../shared/requeue.ts';
 import { truncate } from '../shared/truncate.ts';
 import type { Duration } from '../../api/meta.ts';
 import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
@@ -553,7 +554,8 @@ export function calculateRunStatus(
     .reduce<Date | undefined>((min, d) => (min === undefined || d < min ? d : min), undefined);
   if (next === undefined) return { status };
   status.nextMeasurementAt = next.toISOString();
-  return { status, requeueAfterMs: Math.max(0, next.getTime() - now.getTime()) };
+  const requeueAfterMs = boundedRequeue(next.getTime() - now.getTime());
+  return requeueAfterMs === undefined ? { status } : { status, requeueAfterMs };
 }
 
 /** A run that cannot start (invalid spec, missing arg): Error, with the reason. */
