@@ -308,6 +308,20 @@ describe('webhook receiver hardening', () => {
     assert.ok(Date.now() - t < 6000);
   });
 
+  test('a sender that goes away mid-body ends the request (nothing left waiting, nothing triggered)', async () => {
+    const { logger, lines } = capturingLogger();
+    const { server, triggered } = await start({ logger });
+    const socket = connect(server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /hooks/gitsync/team/app HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: ${sign(push)}\r\nContent-Length: 100\r\n\r\n{"ref":`);
+    await new Promise((resolve) => setTimeout(resolve, 50)).then(() => socket.destroy());
+    const deadline = Date.now() + 3000;
+    while (!lines.join('').includes('closed the connection before the end of the body') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(lines.join(''), /closed the connection before the end of the body/);
+    assert.deepEqual(triggered, []);
+  });
+
   test('webhook Secrets are read through a cache, not once per request', async () => {
     let reads = 0;
     const kube = new FakeKube();

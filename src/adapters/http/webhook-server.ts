@@ -137,6 +137,7 @@ class ClientLimiter {
 }
 
 class BodyTooLarge extends Error {}
+class SenderGone extends Error {}
 
 /** Feeds the body to `update` as it arrives, never keeping it; rejects past `limit` bytes. */
 function streamBody(req: IncomingMessage, limit: number, update: (chunk: Buffer) => void): Promise<void> {
@@ -152,9 +153,16 @@ function streamBody(req: IncomingMessage, limit: number, update: (chunk: Buffer)
       }
       update(chunk);
     });
-    req.on('end', () => resolve());
-    req.on('error', reject);
-    req.on('aborted', () => reject(new Error('request aborted')));
+    let ended = false;
+    req.on('end', () => {
+      ended = true;
+      resolve();
+    });
+    // A sender that goes away mid-body: an 'aborted' error, or only 'close'.
+    req.on('error', () => reject(new SenderGone()));
+    req.on('close', () => {
+      if (!ended) reject(new SenderGone());
+    });
   });
 }
 
@@ -199,6 +207,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         await streamBody(req, limits.maxBodyBytes, (chunk) => verification.update(chunk));
       } catch (err) {
         if (err instanceof BodyTooLarge) return refuse(413, `body larger than ${limits.maxBodyBytes} bytes`);
+        if (err instanceof SenderGone) return void log.info({ gitsync, client }, 'Webhook sender closed the connection before the end of the body');
         throw err;
       }
       verdict = verification.finish();
