@@ -253,7 +253,7 @@ describe('reconcileAnalysisRun', () => {
     await secret.kube.create(kinds.secret, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'prom', namespace: NS },
+      metadata: { name: 'prom', namespace: NS, labels: { 'sluice.dev/allow-analysis': 'true' } },
       data: { w: Buffer.from('1m] or up[1m').toString('base64') },
     });
     await secret.create();
