@@ -17,12 +17,13 @@ import { RolloutController } from './controller/rollout/rollout-controller.ts';
 import { createLeaderMetrics, holderIdentity, LeaderElector } from './controller/runtime/leader-election.ts';
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
+import { censorLogValue, LOG_REDACT_PATHS } from './core/shared/redact.ts';
 
 const PHASES = ['Healthy', 'Progressing', 'Paused', 'Degraded'] as const;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env);
-  const logger = pino({ level: config.logLevel, base: { component: 'sluice' } });
+  const logger = pino({ level: config.logLevel, base: { component: 'sluice' }, redact: { paths: [...LOG_REDACT_PATHS], censor: censorLogValue } });
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
   const kube = new RestKubeClient(kubeConfig, {
     userAgent: 'sluice-controller',

@@ -515,7 +515,11 @@ describe('gitops', () => {
           'signature of another body',
         );
         assert.equal((await postHook(hookUrl, g.ns, GS, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': 'nope' })).status, 401);
-        assert.equal((await postHook(hookUrl, g.ns, 'no-such-gitsync', body, { 'X-Sluice-Signature-256': hmacSignature(body, token) })).status, 404);
+        assert.equal(
+          (await postHook(hookUrl, g.ns, 'no-such-gitsync', body, { 'X-Sluice-Signature-256': hmacSignature(body, token) })).status,
+          401,
+          'as a bad signature',
+        );
         assert.equal((await postHook(hookUrl, g.ns, GS, body, {}, 'GET')).status, 405);
         assert.equal(await annotation(), undefined, 'no rejected request asked for a sync');
         await gitSyncHolds(k, g.ns, GS, 'no sync from rejected requests', (x) => assert.equal(x.status.lastSyncedCommit, g.sha1), 1500);
@@ -680,4 +684,53 @@ describe('gitops', () => {
       await k.deleteNamespace(ns);
     }
   });
+  test('a kind whose CRD is installed after the controller started is applied once it is served', () =>
+    withGit('git-late-crd', appFiles(), {}, async (g) => {
+      const group = `${g.ns}.e2e.sluice.dev`;
+      const crd = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `widgets.${group}` },
+        spec: {
+          group,
+          scope: 'Namespaced',
+          names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+          versions: [
+            { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+          ],
+        },
+      };
+      const widget = { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w1' }, spec: { size: 3 } };
+      try {
+        const sha2 = await g.push('a widget', appFiles({ extra: { 'apps/widget.yaml': manifest(widget) } }));
+        const refused = await g.sync();
+        assert.notEqual(refused.status.lastSyncedCommit, sha2, 'nothing applied while the kind is not served');
+        assert.match(JSON.stringify(refused.status), /Widget/, gitSyncSummary(refused));
+
+        await k.apply(manifest(crd));
+        // The GitSync applies as its ServiceAccount: the namespace owner lets it manage Widgets too.
+        const widgetRules = [{ apiGroups: [group], resources: ['widgets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] }];
+        await k.apply(manifest(gitSyncAccess(DEFAULT_GITSYNC_SERVICE_ACCOUNT, widgetRules, 'widgets-apply')), { namespace: g.ns });
+        await waitFor('the CRD is served', async () => /widgets/.test(await k.ok(['api-resources', '--api-group', group, '-o', 'name'])), {
+          timeoutMs: 20_000,
+        });
+        // A miss is remembered for 30 s at most; ask for a sync until the controller looks again.
+        const t0 = Date.now();
+        await waitFor(
+          'the widget applied',
+          async () => {
+            const synced = await g.sync();
+            assert.equal(synced.status.lastSyncedCommit, sha2, gitSyncSummary(synced));
+            return true;
+          },
+          { timeoutMs: 60_000, intervalMs: 2000 },
+        );
+        const live = await k.json<Obj>(['get', `widgets.${group}`, 'w1', '-n', g.ns]);
+        assert.equal(live.spec.size, 3);
+        assert.ok(Date.now() - t0 < 50_000, `applied ${Date.now() - t0}ms after the CRD was served`);
+      } finally {
+        await k.run(['delete', 'gitsyncs.sluice.dev', '--all', '-n', g.ns, '--wait=true', '--timeout=30s']);
+        await k.run(['delete', 'crd', `widgets.${group}`, '--wait=true', '--timeout=30s']);
+      }
+    }));
 });

@@ -7,7 +7,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { GitError, type GitAuth } from '../../ports/git.ts';
-import { redactUrl } from './errors.ts';
+import { redact, redactUrl } from './errors.ts';
 
 export type UrlKind = 'https' | 'http' | 'ssh' | 'file';
 
@@ -94,7 +94,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /** Checks a URL before any git call; returns its transport. */
 export function checkUrl(url: string, auth: GitAuth, allowFileUrls: boolean): UrlKind {
-  if (url.startsWith('-')) throw new GitError('InvalidRequest', `invalid repository URL "${url}"`);
+  if (url.startsWith('-')) throw new GitError('InvalidRequest', `invalid repository URL "${redact(url, [])}"`);
   if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(url)) return 'ssh';
   let parsed: URL;
   try {

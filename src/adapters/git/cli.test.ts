@@ -433,8 +433,19 @@ describe('URL and message hygiene', () => {
   });
 
   test('redact removes secrets, userinfo and authorization headers', () => {
-    assert.equal(redact('fatal: https://u:p@h/x failed with hunter22', ['hunter22']), 'fatal: https://***@h/x failed with ***');
+    assert.equal(redact('fatal: https://u:p@h/x failed with hunter22', ['hunter22']), 'fatal: https://***@h/x failed with *****');
     assert.equal(redact('Authorization: Bearer abc', []), 'Authorization: ***');
+  });
+
+  test('credentials in odd URL forms never reach a message', () => {
+    for (const url of ['https:///TOKEN@github.com/a/b.git', 'https:TOKEN@github.com/a/b.git', 'https:\\\\TOKEN@github.com/a/b.git', '-https://u:TOKEN@h/x']) {
+      assert.throws(
+        () => checkUrl(url, none, false),
+        (err: Error) => !err.message.includes('TOKEN'),
+        url,
+      );
+      assert.ok(!redact(`fatal: unable to access '${url}': 403`, []).includes('TOKEN'), url);
+    }
   });
 
   test('repository paths are normalised', () => {

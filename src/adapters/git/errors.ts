@@ -1,6 +1,7 @@
 // What git says, made into errors a person can act on: the reason (classified from git's
 // English messages; the client runs git with LC_ALL=C), a short message without secrets.
 import { GitError, type GitErrorReason } from '../../ports/git.ts';
+import { redactText, redactUrl as redactCoreUrl } from '../../core/shared/redact.ts';
 import type { RunResult } from './run.ts';
 
 /** What git and its transports print when the credentials are wrong or missing. */
@@ -41,15 +42,14 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** The URL without its userinfo, in every form a URL parser accepts (the shared masker, src/core/shared/redact.ts). */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+  return redactCoreUrl(url);
 }
 
-/** Removes secrets and userinfo from a message. */
+/** Removes secrets, URL userinfo (any form) and authorization headers from a message: the shared masker. */
 export function redact(text: string, secrets: ReadonlyArray<string>): string {
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@\s/'"]*@/gi, '$1***@').replace(/(Authorization:\s*)\S+(\s+\S+)?/gi, '$1***');
-  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
-  return out;
+  return redactText(text, secrets);
 }
 
 export function firstLines(stderr: string, secrets: ReadonlyArray<string>): string {

@@ -1,6 +1,7 @@
 // Runs a program without a shell, with a deadline: on timeout the whole process group is
 // killed (git starts helpers such as git-remote-https and ssh, which must die with it).
 import { spawn } from 'node:child_process';
+import { setLongTimeout } from '../../ports/clock.ts';
 
 export interface RunOptions {
   cwd?: string;
@@ -48,10 +49,10 @@ export function run(program: string, args: string[], opts: RunOptions): Promise<
         // already gone
       }
     };
-    const timer = setTimeout(() => {
+    const cancelTimer = setLongTimeout(opts.timeoutMs, () => {
       timedOut = true;
       killGroup();
-    }, opts.timeoutMs);
+    });
     const onAbort = () => {
       aborted = true;
       killGroup();
@@ -71,12 +72,12 @@ export function run(program: string, args: string[], opts: RunOptions): Promise<
       if (err.length < MAX_STDERR) err += chunk.toString('utf8');
     });
     child.on('error', (e) => {
-      clearTimeout(timer);
+      cancelTimer();
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      cancelTimer();
       opts.signal?.removeEventListener('abort', onAbort);
       resolve({ code, signal, stdout: Buffer.concat(out), stderr: err, timedOut, outputTooLarge, aborted });
     });

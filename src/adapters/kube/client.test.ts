@@ -1,9 +1,13 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { kinds } from '../../ports/kube.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { loadKubeConfig } from './client.ts';
+import { loadKubeConfig, RestKubeClient } from './client.ts';
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -48,4 +52,120 @@ test('kubeconfig: missing files in KUBECONFIG are skipped; none at all is a clea
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** A stand-in API server on 127.0.0.1: `handle` answers, every request is recorded. */
+async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void) {
+  const requests: Array<{ at: number; method: string; url: URL }> = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    requests.push({ at: Date.now(), method: req.method ?? '', url });
+    handle(req, res, url);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { kc, requests, close };
+}
+const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+describe('RestKubeClient hardening', () => {
+  test('apiVersion and kind are validated before they go into a request path', async () => {
+    const api = await fakeApiServer((_req, res) => sendJson(res, 404, { kind: 'Status', reason: 'NotFound', message: 'no' }));
+    try {
+      const client = new RestKubeClient(api.kc);
+      for (const [apiVersion, kind] of [
+        ['../../api/v1', 'Secret'],
+        ['v1/../../apis', 'X'],
+        ['example.com/v1?watch=1', 'Widget'],
+        ['example.com/v1', 'Wid/get'],
+        ['example.com/v1', '../secrets'],
+        ['', 'Widget'],
+        ['Example.com/v1', 'Widget'],
+      ]) {
+        assert.equal(await client.resolveKind(apiVersion as string, kind as string), undefined, `${apiVersion} ${kind}`);
+      }
+      assert.deepEqual(api.requests, [], 'nothing was sent for any of them');
+      assert.throws(() => client.path({ apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true }, 'ns', '..'), /not a valid name/);
+      assert.throws(() => client.path({ apiVersion: 'x/../../y', kind: 'X', plural: 'xs', namespaced: true }, 'ns', 'n'), /not a valid apiVersion/);
+      assert.equal(
+        client.path({ apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true }, 'ns', 'a b'),
+        '/apis/apps/v1/namespaces/ns/deployments/a%20b',
+      );
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('a kind that is not served yet is looked up again later (a CRD installed after the controller started)', async () => {
+    let served = false;
+    const api = await fakeApiServer((_req, res, url) => {
+      if (url.pathname === '/apis/example.com/v1' && served) return sendJson(res, 200, { resources: [{ name: 'widgets', kind: 'Widget', namespaced: true }] });
+      sendJson(res, 404, { kind: 'Status', reason: 'NotFound', message: 'the server could not find the requested resource' });
+    });
+    try {
+      let now = 1_000_000;
+      const client = new RestKubeClient(api.kc, { now: () => now });
+      assert.equal(await client.resolveKind('example.com/v1', 'Widget'), undefined);
+      served = true;
+      assert.equal(await client.resolveKind('example.com/v1', 'Widget'), undefined, 'a miss is cached for a while');
+      assert.equal(api.requests.length, 1);
+      now += 60_000;
+      assert.deepEqual(await client.resolveKind('example.com/v1', 'Widget'), {
+        apiVersion: 'example.com/v1',
+        kind: 'Widget',
+        plural: 'widgets',
+        namespaced: true,
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('an informer backs off exponentially while its list or watch keeps failing', async () => {
+    let broken = false;
+    const api = await fakeApiServer((_req, res, url) => {
+      if (url.searchParams.get('watch') === 'true') {
+        // The watch says its resourceVersion is gone, so the informer must list again, which now fails.
+        broken = true;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`);
+        return;
+      }
+      if (broken) return sendJson(res, 500, { kind: 'Status', reason: 'InternalError', message: 'etcd is down' });
+      sendJson(res, 200, { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: '5' }, items: [] });
+    });
+    const errors: unknown[] = [];
+    const client = new RestKubeClient(api.kc, { onInformerError: (_k, err) => errors.push(err), informerBackoff: { baseMs: 100, maxMs: 1600 } });
+    const informer = client.informer(kinds.service);
+    try {
+      await informer.start();
+      const deadline = Date.now() + 8000;
+      const lists = () => api.requests.filter((r) => r.method === 'GET' && r.url.searchParams.get('watch') !== 'true');
+      while (lists().length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const at = lists().map((r) => r.at);
+      assert.ok(at.length >= 6, `lists: ${at.length}`);
+      const gaps = at.slice(2).map((t, i) => t - (at[i + 1] as number));
+      // 100, 200, 400, 800 ms (with jitter): each gap well above the one before.
+      for (let i = 1; i < gaps.length; i++) assert.ok((gaps[i] as number) >= 1.4 * (gaps[i - 1] as number), `gaps ${gaps.join(', ')}`);
+      assert.ok(errors.length >= 4);
+    } finally {
+      await informer.stop();
+      await api.close();
+    }
+  });
 });

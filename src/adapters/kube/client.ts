@@ -29,6 +29,24 @@ export interface RestOptions {
   userAgent?: string;
   /** Told when an informer cannot list or watch (it keeps trying). */
   onInformerError?: (kind: ResourceKind, err: unknown) => void;
+  /** How long an informer waits before its next try after repeated errors: doubling from baseMs up to maxMs. */
+  informerBackoff?: { baseMs: number; maxMs: number };
+  /** How long resolveKind remembers that a kind is not served (a CRD may be installed later), and that it is. */
+  discoveryTtlMs?: { missing: number; found: number };
+  /** For tests: milliseconds now. */
+  now?: () => number;
+}
+
+/** A group/version as the API server accepts it: `v1`, `apps/v1`, `sluice.dev/v1alpha1`. */
+const GROUP_VERSION = /^(?:(?=[^/]{1,253}\/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A kind: a letter, then letters, digits or dashes (a CRD's kind lower-cased is a DNS-1035 label). */
+const KIND = /^[A-Za-z]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
+/** One path segment (namespace, name, resource): never empty, `.` or `..`, which a URL would resolve. */
+function segment(value: string, what: string): string {
+  if (value === '' || value === '.' || value === '..' || /^%2e(%2e)?$/i.test(value) || value.length > 253) {
+    throw new KubeError(400, 'Invalid', `${JSON.stringify(value.slice(0, 80))} is not a valid ${what}`);
+  }
+  return encodeURIComponent(value);
 }
 
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -73,7 +91,7 @@ export class RestKubeClient implements KubeClient {
   private readonly impersonating = new Map<string, RestKubeClient>();
   private readonly server: URL;
   private readonly opts: Required<Omit<RestOptions, 'onInformerError'>> & Pick<RestOptions, 'onInformerError'>;
-  private readonly discovered = new Map<string, ResourceKind | undefined>();
+  private readonly discovered = new Map<string, { kind: ResourceKind | undefined; at: number }>();
   private requestOptions?: Promise<https.RequestOptions>;
   /** Requests made, by verb: the benchmarks read API cost from here. */
   readonly requestCount: Record<string, number> = {};
@@ -86,6 +104,9 @@ export class RestKubeClient implements KubeClient {
     this.opts = {
       timeoutMs: opts.timeoutMs ?? 30_000,
       userAgent: opts.userAgent ?? 'sluice',
+      informerBackoff: opts.informerBackoff ?? { baseMs: 1000, maxMs: 60_000 },
+      discoveryTtlMs: opts.discoveryTtlMs ?? { missing: 30_000, found: 10 * 60_000 },
+      now: opts.now ?? Date.now,
       ...(opts.onInformerError ? { onInformerError: opts.onInformerError } : {}),
     };
   }
@@ -99,10 +120,13 @@ export class RestKubeClient implements KubeClient {
     return this.requestOptions;
   }
 
+  /** The request path of a resource; every part is checked and encoded (a manifest's names never steer the request elsewhere). */
   path(kind: ResourceKind, namespace?: string, name?: string, subresource?: string): string {
+    if (!GROUP_VERSION.test(kind.apiVersion)) throw new KubeError(400, 'Invalid', `${JSON.stringify(kind.apiVersion.slice(0, 80))} is not a valid apiVersion`);
     const base = kind.apiVersion.includes('/') ? `/apis/${kind.apiVersion}` : `/api/${kind.apiVersion}`;
-    const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-    return `${base}${ns}/${kind.plural}${name ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
+    const ns = kind.namespaced && namespace ? `/namespaces/${segment(namespace, 'namespace')}` : '';
+    const tail = `${name ? `/${segment(name, 'name')}` : ''}${subresource ? `/${segment(subresource, 'subresource')}` : ''}`;
+    return `${base}${ns}/${segment(kind.plural, 'resource')}${tail}`;
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
@@ -237,17 +261,26 @@ export class RestKubeClient implements KubeClient {
           watcher.on('delete', emit('DELETED'));
           let synced = false;
           let failure: unknown;
+          let errors = 0;
+          let lastErrorAt = 0;
+          const { baseMs, maxMs } = this.opts.informerBackoff;
           watcher.on('error', (err) => {
             if (!synced) {
               failure = err;
               return;
             }
             // ListWatch stops on an error; start it again after a pause so the cache heals
-            // (it resumes from its resourceVersion, or lists again after a 410).
+            // (it resumes from its resourceVersion, or lists again after a 410). Repeated
+            // errors double the pause (with jitter) up to maxMs; a quiet spell resets it.
             this.opts.onInformerError?.(kind, err);
+            const now = this.opts.now();
+            if (now - lastErrorAt > 2 * maxMs) errors = 0;
+            lastErrorAt = now;
+            errors++;
+            const delay = Math.min(maxMs, baseMs * 2 ** (errors - 1)) * (0.9 + Math.random() * 0.2);
             setTimeout(() => {
               if (!stopped) void watcher.start().catch(() => undefined);
-            }, 1000).unref();
+            }, delay).unref();
           });
           // Until the first list succeeds (API server starting, CRDs just installed), try again
           // with backoff and say why; start() resolves only with a filled cache.
@@ -290,23 +323,30 @@ export class RestKubeClient implements KubeClient {
     return client;
   }
 
+  /**
+   * Maps apiVersion+kind to its resource through discovery. Anything that is not a valid
+   * group/version and kind is undefined without a request. A kind not served is remembered
+   * for discoveryTtlMs.missing only, so a CRD installed after the controller started is found.
+   */
   async resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined> {
     const known = Object.values(kinds).find((k) => k.apiVersion === apiVersion && k.kind === kind);
     if (known) return known;
+    if (!GROUP_VERSION.test(apiVersion) || !KIND.test(kind)) return undefined;
     const key = `${apiVersion}/${kind}`;
-    if (this.discovered.has(key)) return this.discovered.get(key);
+    const now = this.opts.now();
+    const cached = this.discovered.get(key);
+    if (cached && now - cached.at < (cached.kind ? this.opts.discoveryTtlMs.found : this.opts.discoveryTtlMs.missing)) return cached.kind;
     const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    try {
-      const list = await this.request<{ resources: Array<{ name: string; kind: string; namespaced: boolean }> }>('GET', path);
-      const found = list.resources.find((r) => r.kind === kind && !r.name.includes('/'));
-      const resolved = found ? { apiVersion, kind, plural: found.name, namespaced: found.namespaced } : undefined;
-      this.discovered.set(key, resolved);
+    const remember = (resolved: ResourceKind | undefined) => {
+      this.discovered.set(key, { kind: resolved, at: now });
       return resolved;
+    };
+    try {
+      const list = await this.request<{ resources?: Array<{ name: string; kind: string; namespaced: boolean }> }>('GET', path);
+      const found = (list.resources ?? []).find((r) => r.kind === kind && !r.name.includes('/'));
+      return remember(found ? { apiVersion, kind, plural: found.name, namespaced: found.namespaced } : undefined);
     } catch (err) {
-      if (err instanceof KubeError && err.status === 404) {
-        this.discovered.set(key, undefined);
-        return undefined;
-      }
+      if (err instanceof KubeError && err.status === 404) return remember(undefined);
       throw err;
     }
   }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
-import { PrometheusProvider, parsePrometheusNumber } from './prometheus.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/verdicts.ts';
+import { MAX_REPLY_BYTES, PrometheusProvider, parsePrometheusNumber } from './prometheus.ts';
 import { KubeSecretReader } from '../../controller/runtime/secret-reader.ts';
 import { createMetricsProviderFactory } from './factory.ts';
 import type { MetricQueryOutcome, MetricsQuery } from '../../ports/metrics.ts';
@@ -187,7 +188,7 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
     expectError(
       outcome,
       'badResponse',
-      /expected JSON from the Prometheus API, got an HTML page \(text\/html\) starting "<!doctype html><html><head><title>Grafana/,
+      /^expected JSON from the Prometheus API, got an HTML page \(text\/html, 63 bytes\): is the address the Prometheus server/,
     );
   });
 
@@ -224,7 +225,7 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
       res.writeHead(401, { 'content-type': 'text/plain' });
       res.end('Unauthorized');
     });
-    expectError(outcome, 'http', /HTTP 401 Unauthorized: "Unauthorized" \(text\/plain\) \(check provider.prometheus.authentication/);
+    expectError(outcome, 'http', /^HTTP 401 Unauthorized: a text\/plain body of 12 bytes \(check provider.prometheus.authentication/);
   });
 
   test('slow server: timeout error after timeoutMs', async () => {
@@ -294,6 +295,84 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
       json(200, { status: 'success', data: { resultType: 'scalar', result: [1, '1'] }, warnings: ['PromQL info: metric might not be a counter'] }),
     );
     assert.deepEqual(outcome, { ok: true, result: { type: 'scalar', value: 1 }, warnings: ['PromQL info: metric might not be a counter'] });
+  });
+
+  test('a reply that is not a Prometheus answer is described, never echoed', async () => {
+    const cases: Array<[Handler, string, RegExp]> = [
+      [
+        (_req, res) => {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end('<html><title>Admin</title><body>token=INTERNAL-SECRET</body></html>');
+        },
+        'badResponse',
+        /^expected JSON from the Prometheus API, got an HTML page \(text\/html, \d+ bytes\): is the address/,
+      ],
+      [
+        (_req, res) => {
+          res.writeHead(401, { 'content-type': 'text/plain' });
+          res.end('denied for INTERNAL-SECRET');
+        },
+        'http',
+        /^HTTP 401 Unauthorized: a text\/plain body of \d+ bytes \(check provider.prometheus.authentication/,
+      ],
+      [json(200, { INTERNAL: 'SECRET', rows: [1, 2] }), 'badResponse', /^not a Prometheus API reply/],
+      [json(500, { status: 'error', error: 'INTERNAL-SECRET' }), 'http', /^HTTP 500 Internal Server Error$/],
+      [json(200, { status: 'success', data: { resultType: 'vector', result: [{ value: [1, 'INTERNAL-SECRET'.repeat(10)] }] } }), 'badResponse', /not a number/],
+    ];
+    for (const [handler, kind, message] of cases) {
+      const { outcome } = await queryOnce(handler);
+      expectError(outcome, kind, message);
+      assert.ok(
+        !JSON.stringify(outcome).includes('INTERNAL-SECRET'.repeat(2)) && !JSON.stringify(outcome).includes('INTERNAL-SECRET<'),
+        JSON.stringify(outcome),
+      );
+      if (kind !== 'badResponse' || !/not a number/.test(message.source)) assert.ok(!JSON.stringify(outcome).includes('SECRET'), JSON.stringify(outcome));
+    }
+  });
+
+  test('userinfo in the address never appears in a message', async () => {
+    const server = await fakeProm(() => undefined);
+    const port = new URL(server.address).port;
+    await server.close();
+    const refused = await new PrometheusProvider({ address: `http://user:S3CRET@127.0.0.1:${port}` }).query(instant());
+    expectError(refused, 'unreachable', /^http:\/\/\*\*\*@127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    const bad = await new PrometheusProvider({ address: 'ftp://user:S3CRET@127.0.0.1' }).query(instant());
+    expectError(bad, 'config', /^invalid address "ftp:\/\/\*\*\*@127\.0\.0\.1"/);
+    await withServer(
+      () => undefined,
+      async (s) => {
+        const slow = await new PrometheusProvider({ address: s.address.replace('http://', 'http:///S3CRET@') }).query(instant('q', 200));
+        expectError(slow, 'timeout', /^no answer from http:\/\/\/\*\*\*@127\.0\.0\.1:\d+ within 200ms/);
+      },
+    );
+    for (const o of [refused, bad]) assert.ok(!JSON.stringify(o).includes('S3CRET'));
+  });
+
+  test('the timeout is capped at MAX_QUERY_TIMEOUT_MS, also the one sent to Prometheus', async () => {
+    const { server } = await queryOnce(success({ resultType: 'scalar', result: [1, '1'] }), instant('q', 3_600_000));
+    assert.equal(server.requests[0]?.params.get('timeout'), `${MAX_QUERY_TIMEOUT_MS / 1000}s`);
+  });
+
+  test('a reply larger than MAX_REPLY_BYTES is refused while it arrives', async () => {
+    let sent = 0;
+    const { outcome } = await queryOnce(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"status":"success","data":{"resultType":"vector","result":[');
+        const chunk = `{"metric":{"a":"${'x'.repeat(1000)}"},"value":[1,"1"]},`;
+        const more = () => {
+          while (sent < MAX_REPLY_BYTES + 1_000_000) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', more);
+          }
+          res.end('{"metric":{},"value":[1,"1"]}]}}');
+        };
+        res.on('error', () => undefined);
+        more();
+      },
+      instant('q', 20_000),
+    );
+    expectError(outcome, 'badResponse', new RegExp(`^reply larger than ${MAX_REPLY_BYTES} bytes`));
   });
 
   test('parsePrometheusNumber', () => {

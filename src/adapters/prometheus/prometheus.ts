@@ -6,6 +6,8 @@ import type { Result } from '../../core/shared/result.ts';
 import { PrometheusDriver } from 'prometheus-query';
 import { z } from 'zod';
 import type { MetricQueryError, MetricQueryOutcome, MetricQueryResult, MetricsProvider, MetricsQuery, QueryKind } from '../../ports/metrics.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/verdicts.ts';
+import { redactText, redactUrl } from '../../core/shared/redact.ts';
 
 /** Replies larger than this are refused (a query returning the whole TSDB is not a measurement). */
 export const MAX_REPLY_BYTES = 10 * 1024 * 1024;
@@ -23,7 +25,7 @@ export interface PrometheusProviderOptions {
 const SampleValue = z.string().transform((text, ctx) => {
   const n = parsePrometheusNumber(text);
   if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a number` });
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text.length > 20 ? `${text.slice(0, 20)}…` : text)} is not a number` });
     return z.NEVER;
   }
   return n;
@@ -50,6 +52,20 @@ const Envelope = z.object({
   error: z.string().optional(),
   warnings: z.array(z.string()).optional(),
 });
+
+/** The errorType values of the Prometheus HTTP API. */
+const PROMETHEUS_ERROR_TYPES: ReadonlySet<string> = new Set([
+  'bad_data',
+  'execution',
+  'internal',
+  'unavailable',
+  'not_found',
+  'not_acceptable',
+  'timeout',
+  'canceled',
+]);
+const MAX_ERROR_TEXT = 500;
+const clip = (text: string) => (text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more)` : text);
 
 export function parsePrometheusNumber(text: string): number | undefined {
   switch (text) {
@@ -100,10 +116,11 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
     const message = env.error ?? `HTTP ${reply.status} ${reply.statusText}`.trim();
     const errorType = env.errorType ?? '';
     if (errorType === 'timeout' || errorType === 'canceled')
-      return fail({ kind: 'timeout', httpStatus: reply.status, message: `Prometheus gave up: ${message}` });
-    if (env.error !== undefined || errorType !== '')
-      return fail({ kind: 'queryError', httpStatus: reply.status, message: errorType ? `${errorType}: ${message}` : message });
-    return fail({ kind: 'http', httpStatus: reply.status, message: message + hintFor(reply.status) });
+      return fail({ kind: 'timeout', httpStatus: reply.status, message: `Prometheus gave up: ${clip(message)}` });
+    // Prometheus's own error text is kept (it explains a PromQL mistake); an error from anything
+    // else is not echoed.
+    if (PROMETHEUS_ERROR_TYPES.has(errorType)) return fail({ kind: 'queryError', httpStatus: reply.status, message: `${errorType}: ${clip(message)}` });
+    return fail({ kind: 'http', httpStatus: reply.status, message: `HTTP ${reply.status} ${reply.statusText}`.trim() + hintFor(reply.status) });
   }
   const data = QueryData.safeParse(env.data);
   if (!data.success) return fail({ kind: 'badResponse', httpStatus: reply.status, message: `unexpected query result: ${zodSummary(data.error)}` });
@@ -156,13 +173,15 @@ function asJson(data: unknown): unknown {
   }
 }
 
+/** What the body was, never what it said: a reply from something that is not Prometheus may hold anything. */
 function describeBody(reply: RawReply): string {
   const text = typeof reply.data === 'string' ? reply.data : String(reply.data ?? '');
-  const looksHtml = /html/i.test(reply.contentType) || /^\s*<(!doctype|html|head|body)/i.test(text);
-  const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 80);
-  const type = reply.contentType ? ` (${reply.contentType.split(';')[0]})` : '';
-  if (looksHtml) return `an HTML page${type}${snippet ? ` starting "${snippet}"` : ''}`;
-  return snippet ? `"${snippet}"${type}` : `an empty body${type}`;
+  const bytes = Buffer.byteLength(text);
+  const type = reply.contentType.split(';')[0]?.trim() ?? '';
+  if (bytes === 0) return `an empty body${type ? ` (${type})` : ''}`;
+  const looksHtml = /html/i.test(type) || /^\s*<(!doctype|html|head|body)/i.test(text);
+  if (looksHtml) return `an HTML page (${type || 'no content type'}, ${bytes} bytes)`;
+  return `a ${type ? `${type} ` : ''}body of ${bytes} bytes`;
 }
 
 function hintFor(status: number): string {
@@ -194,7 +213,7 @@ const UNREACHABLE_CODES = new Set([
 function classifyThrown(thrown: unknown, address: string, timedOut: boolean, timeoutMs: number): MetricQueryError {
   const original = (thrown as { original?: unknown })?.original ?? thrown;
   const code = String((original as { code?: unknown })?.code ?? (thrown as { code?: unknown })?.code ?? '');
-  const message = String((original as { message?: unknown })?.message ?? (thrown as { error?: unknown })?.error ?? thrown);
+  const message = redactText(String((original as { message?: unknown })?.message ?? (thrown as { error?: unknown })?.error ?? thrown));
   if (timedOut || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
     return { kind: 'timeout', message: `no answer from ${address} within ${timeoutMs}ms` };
   }
@@ -223,12 +242,15 @@ export class PrometheusProvider implements MetricsProvider {
   }
 
   async query(q: MetricsQuery): Promise<MetricQueryOutcome> {
+    // The whole request (connect, headers, body) ends by this deadline, whatever the metric asked for.
+    const timeoutMs = Math.min(q.timeoutMs > 0 ? q.timeoutMs : MAX_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS);
+    const shown = redactUrl(this.address); // the address as messages show it: no userinfo
     let url: URL;
     try {
       url = new URL(this.address);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
     } catch (err) {
-      return { ok: false, error: { kind: 'config', message: `invalid address "${this.address}": ${(err as Error).message}` } };
+      return { ok: false, error: { kind: 'config', message: `invalid address "${shown}": ${redactText((err as Error).message)}` } };
     }
     let raw: RawReply | undefined;
     const capture = (res: { status: number; statusText?: string; headers?: unknown; data: unknown }) => {
@@ -240,12 +262,12 @@ export class PrometheusProvider implements MetricsProvider {
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort();
-    }, q.timeoutMs);
+    }, timeoutMs);
     const driver = new PrometheusDriver({
       endpoint: this.address,
       baseURL: '/api/v1/',
       headers: { ...this.headers, ...(q.headers ?? {}) },
-      timeout: q.timeoutMs,
+      timeout: timeoutMs,
       requestInterceptor: {
         onFulfilled: (config) => {
           config.signal = abort.signal;
@@ -267,7 +289,7 @@ export class PrometheusProvider implements MetricsProvider {
       },
     });
     try {
-      const serverTimeout = promDuration(q.timeoutMs);
+      const serverTimeout = promDuration(timeoutMs);
       if (q.kind === 'range') {
         const range = q.range ?? { start: q.time, end: q.time, stepMs: 60_000 };
         await driver.rangeQuery(q.query, range.start, range.end, Math.max(1, range.stepMs / 1000), serverTimeout);
@@ -275,11 +297,11 @@ export class PrometheusProvider implements MetricsProvider {
         await driver.instantQuery(q.query, q.time, serverTimeout);
       }
     } catch (thrown) {
-      if (raw === undefined || timedOut) return { ok: false, error: classifyThrown(thrown, this.address, timedOut, q.timeoutMs) };
+      if (raw === undefined || timedOut) return { ok: false, error: classifyThrown(thrown, shown, timedOut, timeoutMs) };
     } finally {
       clearTimeout(timer);
     }
-    if (raw === undefined) return { ok: false, error: { kind: 'unreachable', message: `${this.address}: no reply` } };
+    if (raw === undefined) return { ok: false, error: { kind: 'unreachable', message: `${shown}: no reply` } };
     return parseReply(raw, q.kind);
   }
 }

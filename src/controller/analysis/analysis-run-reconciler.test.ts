@@ -198,6 +198,73 @@ describe('reconcileAnalysisRun', () => {
     assert.match(stored, /errors\{svc=\\"\*\*\*\*\*\\"\}/);
   });
 
+  test('an arg that would break out of its string literal is escaped: the query keeps its meaning', async () => {
+    const injected = 'web"} or vector(1) or errors{svc="';
+    const s = setup({ args: [{ name: 'service', value: injected }], metrics: [metric()] });
+    await s.create();
+    await s.reconcile();
+    assert.equal(s.metrics.queries[0]?.query, 'errors{svc="web\\"} or vector(1) or errors{svc=\\""}');
+    const single = setup({
+      args: [{ name: 'service', value: "it's \\ fine" }],
+      metrics: [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query: "errors{svc='{{args.service}}'}" } } })],
+    });
+    await single.create();
+    await single.reconcile();
+    assert.equal(single.metrics.queries[0]?.query, "errors{svc='it\\'s \\\\ fine'}");
+  });
+
+  test('an arg outside a string literal must be a plain word, number or duration; anything else is refused, naming the arg', async () => {
+    const query = 'sum(rate(errors[{{args.window}}])) > {{args.limit}}';
+    const ok = setup({
+      args: [
+        { name: 'window', value: '5m' },
+        { name: 'limit', value: '-0.5e-3' },
+      ],
+      metrics: [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query } } })],
+    });
+    await ok.create();
+    await ok.reconcile();
+    assert.equal(ok.metrics.queries[0]?.query, 'sum(rate(errors[5m])) > -0.5e-3');
+
+    // A literal value is refused before anything is measured.
+    const literal = setup({
+      args: [
+        { name: 'window', value: '5m])) or vector(1) or sum(rate(x[5m' },
+        { name: 'limit', value: '1' },
+      ],
+      metrics: [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query } } })],
+    });
+    await literal.create();
+    await literal.reconcile();
+    assert.match(
+      literal.current()?.status?.message ?? '',
+      /^invalid analysis: metric error-rate: query: arg "window": "5m\]\)\) or .*" cannot go into the query outside a string literal/,
+    );
+    assert.equal(literal.metrics.queries.length, 0);
+
+    // A value from a Secret is refused at measurement time, without echoing it.
+    const secret = setup({
+      args: [
+        { name: 'window', valueFrom: { secretKeyRef: { name: 'prom', key: 'w' } } },
+        { name: 'limit', value: '1' },
+      ],
+      metrics: [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query } } })],
+    });
+    await secret.kube.create(kinds.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'prom', namespace: NS, labels: { 'sluice.dev/allow-analysis': 'true' } },
+      data: { w: Buffer.from('1m] or up[1m').toString('base64') },
+    });
+    await secret.create();
+    await secret.reconcile();
+    const m = secret.current()?.status?.metricResults?.[0]?.measurements?.[0];
+    assert.equal(m?.phase, 'Error');
+    assert.match(m?.message ?? '', /^query: arg "window" \(from a Secret\) cannot go into the query outside a string literal/);
+    assert.ok(!JSON.stringify(secret.current()).includes('up[1m'), 'the Secret value is not echoed');
+    assert.equal(secret.metrics.queries.length, 0);
+  });
+
   test('terminate stops measuring: a run measuring until terminated ends Successful', async () => {
     const s = setup({ metrics: [metric({ interval: '30s' })] });
     await s.create();

@@ -4,7 +4,7 @@
 import type { Result } from '../../core/shared/result.ts';
 import type { Logger } from 'pino';
 import { AnalysisRun, type AnalysisPhase, type AnalysisRunStatus, type Measurement, type MetricProvider } from '../../api/analysis.ts';
-import { maskSecrets, resolveRunArgs, secretNamesOfArgs, substituteArgs, type ArgValue, type ArgValues } from '../../core/analysis/args.ts';
+import { maskSecrets, resolveRunArgs, secretNamesOfArgs, substituteArgs, substitutePromQL, type ArgValue, type ArgValues } from '../../core/analysis/args.ts';
 import {
   assessMeasurement,
   calculateRunStatus,
@@ -133,7 +133,7 @@ async function measure(c: CompiledMetric, args: Result<ArgValues>, namespace: st
   if (!args.ok) return fail(`cannot resolve args: ${args.error}`);
   const values = args.value;
   try {
-    const query = substituteArgs(rawQuery, values);
+    const query = substitutePromQL(rawQuery, values);
     if (!query.ok) return fail(`query: ${query.error}`);
     const provider = substituteProvider(c.metric.provider, values);
     if (!provider.ok) return fail(provider.error, query.value.display);

@@ -67,6 +67,113 @@ export function substituteArgs(text: string, args: ArgValues): Result<{ text: st
   return { ok: true, value: { text: replace(false), display: replace(true) } };
 }
 
+/** Where a placeholder sits in a PromQL query. */
+type QueryPlace = 'code' | '"' | "'" | '`' | 'comment';
+
+/**
+ * What may stand outside a string literal: a name (metric, label, function, keyword), a number
+ * (decimal, exponent, hex, Inf, NaN, with a sign) or a duration such as 5m or 1h30m. One token,
+ * so it cannot add selectors, operators or brackets to the query.
+ */
+const BARE_TOKEN =
+  /^(?:[A-Za-z_:][A-Za-z0-9_:]*|[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|0[xX][0-9a-fA-F]+|[iI][nN][fF]|[nN][aA][nN])|(?:\d+(?:ms|s|m|h|d|w|y))+)$/;
+
+/** A value written inside a PromQL string literal quoted with `quote`: backslash, the quote and control characters escaped. */
+function escapeForString(value: string, quote: string): string {
+  return value.replace(/[\\"'\x00-\x1f\x7f]/g, (c) => {
+    if (c === '\\') return '\\\\';
+    if (c === '"' || c === "'") return c === quote ? `\\${c}` : c;
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/**
+ * Replaces every `{{args.x}}` in a PromQL query, each for the place it goes, so that no value
+ * can change what the query means:
+ * - inside a "…" or '…' string literal: backslashes, the quote and control characters are escaped;
+ * - inside a `…` raw string: a value with a backtick is refused (a raw string has no escapes);
+ * - in a # comment: a value with a line break is refused;
+ * - anywhere else: only a single name, number or duration is accepted (e.g. 5m in x[{{args.w}}]).
+ * Returns the query to send and the one to record (Secret values masked). A refused value is an
+ * error naming the arg (and, unless it comes from a Secret, the value). With `partial`, args
+ * not in `args` are left in place unchecked (for checking literal values before a run starts).
+ */
+export function substitutePromQL(query: string, args: ArgValues, opts: { partial?: boolean } = {}): Result<{ text: string; display: string }> {
+  if (!opts.partial) {
+    const missing = substituteArgs(query, args);
+    if (!missing.ok) return missing;
+  }
+  const placeholder = /\{\{\s*args\.([A-Za-z0-9_.-]+?)\s*\}\}/y;
+  let text = '';
+  let display = '';
+  let place: QueryPlace = 'code';
+  for (let i = 0; i < query.length;) {
+    placeholder.lastIndex = i;
+    const m = placeholder.exec(query);
+    if (m) {
+      const name = m[1] as string;
+      const arg = args.get(name);
+      i += m[0].length;
+      if (!arg) {
+        text += m[0];
+        display += m[0];
+        continue;
+      }
+      const written = writeArg(name, arg, place);
+      if (!written.ok) return written;
+      text += written.value;
+      display += arg.secret ? MASK : written.value;
+      continue;
+    }
+    const c = query[i] as string;
+    text += c;
+    display += c;
+    i++;
+    if (place === 'code') {
+      if (c === '"' || c === "'" || c === '`') place = c;
+      else if (c === '#') place = 'comment';
+    } else if (place === 'comment') {
+      if (c === '\n') place = 'code';
+    } else if (c === place) {
+      place = 'code';
+    } else if (c === '\\' && place !== '`' && i < query.length) {
+      text += query[i];
+      display += query[i];
+      i++; // an escaped character never ends the string
+    }
+  }
+  return { ok: true, value: { text, display } };
+}
+
+function writeArg(name: string, arg: ArgValue, place: QueryPlace): Result<string> {
+  const what = arg.secret
+    ? `arg "${name}" (from a Secret)`
+    : `arg "${name}": ${JSON.stringify(arg.value.length > 80 ? `${arg.value.slice(0, 80)}…` : arg.value)}`;
+  switch (place) {
+    case '"':
+    case "'":
+      return { ok: true, value: escapeForString(arg.value, place) };
+    case '`':
+      return arg.value.includes('`')
+        ? { ok: false, error: `${what} contains a backtick, which a \`raw string\` in the query cannot hold: use "…" quotes around {{args.${name}}}` }
+        : { ok: true, value: arg.value };
+    case 'comment':
+      return /[\r\n]/.test(arg.value)
+        ? { ok: false, error: `${what} contains a line break, which would end the comment it is in` }
+        : { ok: true, value: arg.value };
+    case 'code':
+      return BARE_TOKEN.test(arg.value)
+        ? { ok: true, value: arg.value }
+        : {
+            ok: false,
+            error: `${what} cannot go into the query outside a string literal: only a name, a number or a duration can (quote it, e.g. label="{{args.${name}}}", to use any text)`,
+          };
+  }
+}
+
 /** Masks every Secret value that appears in a text (error messages may echo the query). */
 export function maskSecrets(text: string, args: ArgValues): string {
   return maskValues(

@@ -2,8 +2,23 @@
 // A condition sees one variable, `result`: a double for a scalar, a list of doubles otherwise.
 // Compiling checks the syntax and the variables up front (admission cannot compile CEL held
 // in a string field), and `explainCondition` turns an outcome into words such as `0.23 > 0.05`.
+//
+// Cost budget. @bufbuild/cel has no cost or depth limits of its own (no checker cost model,
+// no step counter), and nested comprehensions over list literals could hold the event loop
+// for seconds per level. So conditions are bounded here, in three layers:
+// 1. Compile time: the source length and the nesting depth are capped, and a static cost
+//    estimate (an upper bound of the evaluation work, from the size of every literal and a
+//    `result` of MAX_RESULT_ELEMENTS) must fit COST_BUDGET; a condition over it is refused
+//    with the estimate, so lint and AnalysisRun validation catch it before it ever runs.
+// 2. Evaluation: a result longer than MAX_RESULT_ELEMENTS is an error, never evaluated.
+// 3. Every comprehension step counts against the budget (a call added to the loop
+//    condition); an evaluation that went over is an error whatever it returned. With a sound
+//    estimate this never triggers; the fuzz suite checks that the count stays within it.
+// map() and filter() build their lists by appending in place (a rewrite of the macro's step):
+// the library's `accu + [x]` makes a chain of n nested lists, whose iteration costs n^2 and
+// overflows the stack for a few thousand elements.
 import type { Result } from '../shared/result.ts';
-import { celEnv, isCelError, isCelList, parse, plan, unparse, type CelValue } from '@bufbuild/cel';
+import { celEnv, celFunc, CelScalar, isCelError, isCelList, parse, plan, unparse, celList, type CelValue } from '@bufbuild/cel';
 
 type Expr = ReturnType<typeof parse>['expr'];
 type Program = (bindings: { result: number | number[] }) => unknown;
@@ -11,13 +26,66 @@ type Program = (bindings: { result: number | number[] }) => unknown;
 /** What `result` is bound to when a condition runs. */
 export type ConditionInput = number | number[];
 
+/** The estimated work of one evaluation: cost units (about one interpreter step each) and comprehension steps. */
+export interface ConditionCost {
+  cost: number;
+  iterations: number;
+}
+
 export interface CompiledCondition {
   readonly source: string;
   readonly ast: Expr;
   readonly program: Program;
+  /** Upper bound of one evaluation with a result of MAX_RESULT_ELEMENTS. */
+  readonly cost: ConditionCost;
 }
 
-const env = celEnv();
+/** Longest condition text, after args are substituted (the CRD allows 4096 before). Parsing 4 KiB takes up to about 0.1 s. */
+export const MAX_CONDITION_LENGTH = 4096;
+/** Deepest nesting of expressions (parentheses, calls, comprehensions). */
+export const MAX_NESTING_DEPTH = 50;
+/** Most elements `result` may have (series of a vector, samples of a range query) for a condition to run. */
+export const MAX_RESULT_ELEMENTS = 10_000;
+/**
+ * Cost units one evaluation may take. A unit is about one interpreter step (a library call
+ * such as `<` is ten): 20-70 ns once warm on a busy core, so the budget holds an evaluation to
+ * tens of milliseconds (bench/cel-budget.ts prints figures). `result.all(x, x < 0.05)` over
+ * 10,000 elements estimates at about 240,000.
+ */
+export const COST_BUDGET = 1_000_000;
+
+const ACCU = '@result';
+const DISPATCH = 10;
+const APPEND = '@sluice_append';
+const TICK = '@sluice_tick';
+
+// The step counter of the evaluation running now. Evaluation is synchronous, so one counter
+// for the module is enough; evaluateCondition resets it before each run.
+let ticks = 0;
+let tickLimit = Infinity;
+/** Lists map() and filter() are building, with their backing arrays. */
+const building = new WeakMap<object, CelValue[]>();
+
+const DYN = CelScalar.DYN;
+const env = celEnv({
+  funcs: [
+    celFunc(TICK, [DYN], DYN, (cond: CelValue) => {
+      if (++ticks > tickLimit) throw new Error(`the condition went over its evaluation budget of ${tickLimit} steps`);
+      return cond;
+    }),
+    celFunc(APPEND, [DYN, DYN], DYN, (accu: CelValue, element: CelValue) => {
+      const array = building.get(accu as object);
+      if (array) {
+        array.push(element);
+        return accu;
+      }
+      const fresh = [...(accu as Iterable<CelValue>), element];
+      const list = celList(fresh);
+      building.set(list, fresh);
+      return list;
+    }),
+  ],
+});
 
 /** Identifiers a condition may use besides `result`: CEL's type names (as in `type(result) == list`). */
 const TYPE_NAMES = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
@@ -37,27 +105,48 @@ export function compileCondition(source: string): Result<CompiledCondition> {
 
 function compileUncached(source: string): Result<CompiledCondition> {
   if (source.trim() === '') return { ok: false, error: 'the condition is empty' };
+  if (source.length > MAX_CONDITION_LENGTH) return { ok: false, error: `the condition is ${source.length} characters long, more than ${MAX_CONDITION_LENGTH}` };
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
   } catch (err) {
-    return { ok: false, error: `syntax error: ${messageOf(err)}` };
+    const message = messageOf(err);
+    if (err instanceof RangeError) return { ok: false, error: `nested more than ${MAX_NESTING_DEPTH} levels deep` };
+    return { ok: false, error: `syntax error: ${message}` };
   }
+  const depth = depthOf(parsed.expr);
+  if (depth > MAX_NESTING_DEPTH) return { ok: false, error: `nested ${depth} levels deep, more than ${MAX_NESTING_DEPTH}` };
   const unknown = [...freeIdentifiers(parsed.expr)].filter((name) => name !== 'result' && !TYPE_NAMES.has(name));
   if (unknown.length > 0) {
     return { ok: false, error: `unknown variable ${unknown.map((n) => `"${n}"`).join(', ')}: a condition can only use "result"` };
   }
+  const ast = bounded(parsed.expr);
+  const cost = estimateCost(ast, MAX_RESULT_ELEMENTS);
+  if (cost.cost > COST_BUDGET) {
+    return {
+      ok: false,
+      error:
+        `too expensive: evaluating it may take about ${formatCount(cost.cost)} steps with a result of ${MAX_RESULT_ELEMENTS} elements, ` +
+        `more than the budget of ${formatCount(COST_BUDGET)} (nested all/exists/map/filter multiply; loop over result once)`,
+    };
+  }
   let program: Program;
   try {
-    program = plan(env, parsed) as unknown as Program;
+    program = plan(env, { ...parsed, expr: ast }) as unknown as Program;
   } catch (err) {
     return { ok: false, error: messageOf(err) };
   }
-  return { ok: true, value: { source, ast: parsed.expr, program } };
+  return { ok: true, value: { source, ast, program, cost } };
 }
 
 /** Runs a condition; anything but true or false is an error the caller turns into an error measurement. */
 export function evaluateCondition(condition: CompiledCondition, input: ConditionInput): Result<boolean> {
+  if (Array.isArray(input) && input.length > MAX_RESULT_ELEMENTS) {
+    return {
+      ok: false,
+      error: `the result has ${input.length} elements; a condition looks at ${MAX_RESULT_ELEMENTS} at most (aggregate the query, e.g. with max(), sum() or topk())`,
+    };
+  }
   const value = runExpr(condition.program, input);
   if (!value.ok) return value;
   if (typeof value.value !== 'boolean') {
@@ -66,14 +155,323 @@ export function evaluateCondition(condition: CompiledCondition, input: Condition
   return { ok: true, value: value.value };
 }
 
-function runExpr(program: Program, input: ConditionInput): Result<unknown> {
+/** Comprehension steps the last evaluation took (for tests). */
+export function lastEvaluationSteps(): number {
+  return ticks;
+}
+
+function runExpr(program: Program, input: ConditionInput, limit = COST_BUDGET): Result<unknown> {
+  ticks = 0;
+  tickLimit = limit;
   try {
     const value = program({ result: input });
+    if (ticks > tickLimit) return { ok: false, error: `the condition went over its evaluation budget of ${tickLimit} steps` };
     if (isCelError(value)) return { ok: false, error: value.message };
     return { ok: true, value };
   } catch (err) {
     return { ok: false, error: messageOf(err) };
+  } finally {
+    tickLimit = Infinity;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// The rewrite: a step counter in every loop, appends in place for map() and filter()
+
+function call(like: Expr, fn: string, args: Expr[]): Expr {
+  return {
+    ...like,
+    exprKind: { case: 'callExpr', value: { $typeName: 'cel.expr.Expr.Call', function: fn, args } },
+  } as Expr;
+}
+
+const isAccu = (e: Expr | undefined) => e?.exprKind.case === 'identExpr' && e.exprKind.value.name === ACCU;
+
+/** `@result + [e]` becomes an append, in the step of map() and filter() (also under their `?:`). */
+function appendInPlace(step: Expr): Expr {
+  if (step.exprKind.case !== 'callExpr') return step;
+  const c = step.exprKind.value;
+  const [a, b, third] = c.args;
+  if (c.function === '_+_' && c.args.length === 2 && isAccu(a) && b?.exprKind.case === 'listExpr' && b.exprKind.value.elements.length === 1) {
+    return call(step, APPEND, [a as Expr, b.exprKind.value.elements[0] as Expr]);
+  }
+  if (c.function === '_?_:_' && a && b && third) return call(step, '_?_:_', [a, appendInPlace(b), appendInPlace(third)]);
+  return step;
+}
+
+/** A copy of the tree with a step counter in every loop and map()/filter() appending in place. */
+function bounded(expr: Expr): Expr {
+  const kind = expr.exprKind;
+  switch (kind.case) {
+    case 'selectExpr':
+      return kind.value.operand
+        ? ({ ...expr, exprKind: { case: 'selectExpr', value: { ...kind.value, operand: bounded(kind.value.operand) } } } as Expr)
+        : expr;
+    case 'callExpr':
+      return {
+        ...expr,
+        exprKind: {
+          case: 'callExpr',
+          value: { ...kind.value, ...(kind.value.target ? { target: bounded(kind.value.target) } : {}), args: kind.value.args.map(bounded) },
+        },
+      } as Expr;
+    case 'listExpr':
+      return { ...expr, exprKind: { case: 'listExpr', value: { ...kind.value, elements: kind.value.elements.map(bounded) } } } as Expr;
+    case 'structExpr':
+      return {
+        ...expr,
+        exprKind: {
+          case: 'structExpr',
+          value: {
+            ...kind.value,
+            entries: kind.value.entries.map((entry) => ({
+              ...entry,
+              ...(entry.keyKind.case === 'mapKey' ? { keyKind: { case: 'mapKey' as const, value: bounded(entry.keyKind.value) } } : {}),
+              ...(entry.value ? { value: bounded(entry.value) } : {}),
+            })),
+          },
+        },
+      } as Expr;
+    case 'comprehensionExpr': {
+      const c = kind.value;
+      if (!c.iterRange || !c.accuInit || !c.loopCondition || !c.loopStep || !c.result) return expr;
+      const listMacro = c.accuVar === ACCU && c.accuInit.exprKind.case === 'listExpr' && c.accuInit.exprKind.value.elements.length === 0;
+      const step = bounded(c.loopStep);
+      return {
+        ...expr,
+        exprKind: {
+          case: 'comprehensionExpr',
+          value: {
+            ...c,
+            iterRange: bounded(c.iterRange),
+            accuInit: bounded(c.accuInit),
+            loopCondition: call(c.loopCondition, TICK, [bounded(c.loopCondition)]),
+            loopStep: listMacro ? appendInPlace(step) : step,
+            result: bounded(c.result),
+          },
+        },
+      } as Expr;
+    }
+    default:
+      return expr;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The static cost estimate
+
+/**
+ * An upper bound of a value's size: `len` its length as a list or map, `text` its length as a
+ * string or bytes, `total` the work of walking it whole (1 + the totals of its elements),
+ * `chain` how deep lists concatenated with `+` nest (walking costs that much per element),
+ * `elem` the bound of its elements (for a map: keys and values). A value that may be one of
+ * several types (a `?:`) has the largest of each.
+ */
+interface Shape {
+  len: number;
+  text: number;
+  total: number;
+  chain: number;
+  elem?: Shape;
+}
+const SCALAR: Shape = { len: 0, text: 0, total: 1, chain: 1 };
+const textShape = (n: number): Shape => ({ len: 0, text: n, total: n + 1, chain: 1 });
+
+function join(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const elem = join(a.elem, b.elem);
+  return {
+    len: Math.max(a.len, b.len),
+    text: Math.max(a.text, b.text),
+    total: Math.max(a.total, b.total),
+    chain: Math.max(a.chain, b.chain),
+    ...(elem ? { elem } : {}),
+  };
+}
+
+interface Estimate {
+  shape: Shape;
+  cost: number;
+  iterations: number;
+}
+
+/** The work of one evaluation of `expr` (as rewritten by `bounded`) with a result of `resultLength` elements: an upper bound. */
+export function estimateCost(expr: Expr, resultLength: number): ConditionCost {
+  const result: Shape = { len: resultLength, text: 0, total: resultLength + 1, chain: 1, elem: SCALAR };
+  const e = estimate(expr, new Map([['result', result]]));
+  return { cost: e.cost, iterations: e.iterations };
+}
+
+const walk = (s: Shape) => s.total * s.chain;
+
+function estimate(expr: Expr | undefined, scope: ReadonlyMap<string, Shape>): Estimate {
+  if (!expr) return { shape: SCALAR, cost: 1, iterations: 0 };
+  const kind = expr.exprKind;
+  switch (kind.case) {
+    case 'constExpr': {
+      const v = kind.value.constantKind.value;
+      return { shape: typeof v === 'string' || v instanceof Uint8Array ? textShape(v.length) : SCALAR, cost: 1, iterations: 0 };
+    }
+    case 'identExpr':
+      return { shape: scope.get(kind.value.name) ?? SCALAR, cost: 1, iterations: 0 };
+    case 'selectExpr': {
+      const operand = estimate(kind.value.operand, scope);
+      return { shape: kind.value.testOnly ? SCALAR : (operand.shape.elem ?? SCALAR), cost: operand.cost + 1, iterations: operand.iterations };
+    }
+    case 'listExpr':
+    case 'structExpr': {
+      const parts =
+        kind.case === 'listExpr'
+          ? kind.value.elements.map((e) => [e])
+          : kind.value.entries.map((en) => [en.keyKind.case === 'mapKey' ? en.keyKind.value : undefined, en.value]);
+      let cost = 1;
+      let iterations = 0;
+      let total = 1;
+      let elem: Shape | undefined;
+      for (const part of parts) {
+        for (const sub of part) {
+          if (!sub) continue;
+          const e = estimate(sub, scope);
+          cost += e.cost + 1;
+          iterations += e.iterations;
+          total += e.shape.total;
+          elem = join(elem, e.shape);
+        }
+      }
+      return { shape: { len: parts.length, text: 0, total, chain: 1, elem: elem ?? SCALAR }, cost, iterations };
+    }
+    case 'callExpr':
+      return estimateCall(kind.value.function, [...(kind.value.target ? [kind.value.target] : []), ...kind.value.args], scope);
+    case 'comprehensionExpr': {
+      const c = kind.value;
+      const range = estimate(c.iterRange, scope);
+      const init = estimate(c.accuInit, scope);
+      const n = range.shape.len;
+      const inner = new Map(scope);
+      inner.set(c.iterVar, range.shape.elem ?? SCALAR);
+      if (c.iterVar2) inner.set(c.iterVar2, range.shape.elem ?? SCALAR);
+      // The accumulator grows by the same amount each step (the macros' steps add to it, the
+      // condition cannot refer to it): one step from its initial value gives the slope.
+      inner.set(c.accuVar, init.shape);
+      const first = estimate(c.loopStep, inner).shape;
+      const grow = (key: 'len' | 'text' | 'total' | 'chain') => init.shape[key] + n * Math.max(0, first[key] - init.shape[key]);
+      const elem = join(init.shape.elem, first.elem);
+      inner.set(c.accuVar, { len: grow('len'), text: grow('text'), total: grow('total'), chain: grow('chain'), ...(elem ? { elem } : {}) });
+      const cond = estimate(c.loopCondition, inner);
+      const step = estimate(c.loopStep, inner);
+      const res = estimate(c.result, inner);
+      return {
+        shape: res.shape,
+        // Iterating materialises the range's elements (each one `chain` deep), then runs condition and step per element.
+        cost: range.cost + n * range.shape.chain + init.cost + n * (cond.cost + step.cost + 1) + res.cost,
+        iterations: range.iterations + init.iterations + n * (1 + cond.iterations + step.iterations) + res.iterations,
+      };
+    }
+    default:
+      return { shape: SCALAR, cost: 1, iterations: 0 };
+  }
+}
+
+/** The cost of a call (its arguments, the dispatch, the work on the arguments) and the shape of what it returns. */
+function estimateCall(fn: string, argExprs: Expr[], scope: ReadonlyMap<string, Shape>): Estimate {
+  const args = argExprs.map((a) => estimate(a, scope));
+  const sub = args.reduce((sum, a) => sum + a.cost, 0);
+  const iterations = args.reduce((sum, a) => sum + a.iterations, 0);
+  const [a = SCALAR, b = SCALAR, c = SCALAR] = args.map((x) => x.shape);
+  // A library function (operators included) costs about ten steps to choose among its overloads.
+  const done = (shape: Shape, work: number) => ({ shape, cost: DISPATCH + sub + work, iterations });
+  // Evaluated by the planner itself, or one of ours: no dispatch.
+  const internal = (shape: Shape) => ({ shape, cost: 2 + sub, iterations });
+  switch (fn) {
+    case '_+_': {
+      // Numbers add; strings concatenate (as ropes); lists concatenate lazily, one level deeper.
+      const elem = join(a.elem, b.elem);
+      if (!elem && a.text + b.text === 0) return done(SCALAR, 1);
+      return done(
+        { len: a.len + b.len, text: a.text + b.text, total: a.total + b.total, chain: elem ? Math.max(a.chain, b.chain) + 1 : 1, ...(elem ? { elem } : {}) },
+        1,
+      );
+    }
+    case APPEND: {
+      const elem = join(a.elem, b);
+      return internal({ len: a.len + 1, text: 0, total: a.total + b.total, chain: a.chain, ...(elem ? { elem } : {}) });
+    }
+    case TICK:
+      return internal(a);
+    case '_&&_':
+    case '_||_':
+    case '@not_strictly_false':
+      return internal(SCALAR);
+    case '_?_:_': {
+      // Planned as a branch: only one side runs.
+      const [test, then, otherwise] = args;
+      return {
+        shape: join(b, c) ?? SCALAR,
+        cost: 2 + (test?.cost ?? 0) + Math.max(then?.cost ?? 0, otherwise?.cost ?? 0),
+        iterations: (test?.iterations ?? 0) + Math.max(then?.iterations ?? 0, otherwise?.iterations ?? 0),
+      };
+    }
+    case 'dyn':
+      return done(a, 1);
+    case '_[_]':
+    case '_[?_]':
+      return done(a.elem ?? SCALAR, a.chain + walk(b));
+    case '_==_':
+    case '_!=_':
+    case '@in':
+      return done(SCALAR, walk(a) + walk(b));
+    case 'matches':
+      // RE2 matches in linear time, but the pattern is compiled on every call: about 200 units per pattern character.
+      return done(SCALAR, (a.text + 201) * (b.text + 1));
+    case 'contains':
+    case 'startsWith':
+    case 'endsWith':
+      return done(SCALAR, (a.text + 1) * (b.text + 1));
+    case 'size':
+      return done(SCALAR, 1 + a.text); // a list's or map's size is kept; a string's is counted
+    case 'string':
+    case 'bytes': {
+      const text = 4 * a.text + 40; // a number as text, or UTF-8 bytes of up to 4 per character
+      return done(textShape(text), text);
+    }
+    default:
+      // Arithmetic, comparisons, conversions, time functions: numbers out, at most one walk of the arguments.
+      return done(
+        SCALAR,
+        args.reduce((sum, x) => sum + walk(x.shape), 0),
+      );
+  }
+}
+
+function depthOf(root: Expr): number {
+  let max = 0;
+  const stack: Array<[Expr | undefined, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [expr, depth] = stack.pop() as [Expr | undefined, number];
+    if (!expr) continue;
+    max = Math.max(max, depth);
+    const kind = expr.exprKind;
+    const children: Array<Expr | undefined> =
+      kind.case === 'selectExpr'
+        ? [kind.value.operand]
+        : kind.case === 'callExpr'
+          ? [kind.value.target, ...kind.value.args]
+          : kind.case === 'listExpr'
+            ? kind.value.elements
+            : kind.case === 'structExpr'
+              ? kind.value.entries.flatMap((en) => [en.keyKind.case === 'mapKey' ? en.keyKind.value : undefined, en.value])
+              : kind.case === 'comprehensionExpr'
+                ? [kind.value.iterRange, kind.value.accuInit, kind.value.loopCondition, kind.value.loopStep, kind.value.result]
+                : [];
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
+function formatCount(n: number): string {
+  if (!Number.isFinite(n) || n >= 1e15) return 'more than 10^15';
+  return Math.round(n).toLocaleString('en-US');
 }
 
 const NEGATED: Record<string, string> = { '_<_': '>=', '_<=_': '>', '_>_': '<=', '_>=_': '<', '_==_': '!=', '_!=_': '==' };
@@ -86,20 +484,20 @@ const AS_WRITTEN: Record<string, string> = { '_<_': '<', '_<=_': '<=', '_>_': '>
  */
 export function explainCondition(condition: CompiledCondition, input: ConditionInput, outcome: boolean): string {
   try {
-    return explain(condition.ast, input, outcome) ?? `${condition.source} is ${outcome}`;
+    return explain(condition.ast, { input, spent: 0 }, outcome) ?? `${condition.source} is ${outcome}`;
   } catch {
     return `${condition.source} is ${outcome}`;
   }
 }
 
-function explain(expr: Expr, input: ConditionInput, outcome: boolean): string | undefined {
+function explain(expr: Expr, ctx: ExplainContext, outcome: boolean): string | undefined {
   if (expr.exprKind.case !== 'callExpr') return fallback(expr, outcome);
   const call = expr.exprKind.value;
   const fn = call.function;
   const [left, right] = call.args;
   if (AS_WRITTEN[fn] && left && right && call.args.length === 2) {
-    const l = evalSub(left, input);
-    const r = evalSub(right, input);
+    const l = evalSub(left, ctx);
+    const r = evalSub(right, ctx);
     if (!l.ok || !r.ok) return fallback(expr, outcome);
     const op = outcome ? AS_WRITTEN[fn] : NEGATED[fn];
     return `${describeSide(left, l.value)} ${op} ${describeSide(right, r.value)}`;
@@ -109,15 +507,15 @@ function explain(expr: Expr, input: ConditionInput, outcome: boolean): string | 
     const decidingValue = fn === '_&&_' ? false : true;
     if (outcome === decidingValue) {
       for (const arg of call.args) {
-        const v = evalSub(arg, input);
-        if (v.ok && v.value === decidingValue) return explain(arg, input, decidingValue);
+        const v = evalSub(arg, ctx);
+        if (v.ok && v.value === decidingValue) return explain(arg, ctx, decidingValue);
       }
       return fallback(expr, outcome);
     }
-    const parts = call.args.map((arg) => explain(arg, input, outcome));
+    const parts = call.args.map((arg) => explain(arg, ctx, outcome));
     return parts.every((p) => p !== undefined) ? parts.join(' and ') : fallback(expr, outcome);
   }
-  if (fn === '!_' && left && call.args.length === 1) return explain(left, input, !outcome);
+  if (fn === '!_' && left && call.args.length === 1) return explain(left, ctx, !outcome);
   return fallback(expr, outcome);
 }
 
@@ -144,14 +542,23 @@ function isResultAccess(expr: Expr): boolean {
   return false;
 }
 
-function evalSub(expr: Expr, input: ConditionInput): Result<unknown> {
+/** The input, and the comprehension steps the explanation's evaluations took so far (all of them share one budget). */
+interface ExplainContext {
+  input: ConditionInput;
+  spent: number;
+}
+
+function evalSub(expr: Expr, ctx: ExplainContext): Result<unknown> {
   let program: Program;
   try {
     program = plan(env, expr) as unknown as Program;
   } catch (err) {
     return { ok: false, error: messageOf(err) };
   }
-  return runExpr(program, input);
+  const value = runExpr(program, ctx.input, COST_BUDGET - ctx.spent);
+  ctx.spent += ticks;
+  if (ctx.spent > COST_BUDGET) throw new Error('explaining went over the budget'); // explainCondition falls back
+  return value;
 }
 
 function tryUnparse(expr: Expr): string | undefined {

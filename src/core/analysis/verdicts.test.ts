@@ -15,6 +15,10 @@ import {
   isCompleted,
   measurementRetentionFor,
   recordMeasurement,
+  errorMeasurement,
+  MAX_MEASUREMENT_MESSAGE_LENGTH,
+  MAX_MEASUREMENT_QUERY_LENGTH,
+  MAX_MEASUREMENT_VALUE_LENGTH,
   toConditionData,
   type CompiledMetric,
 } from './verdicts.ts';
@@ -608,6 +612,16 @@ describe('validation on first use', () => {
       /^metric error-rate: invalid successCondition "result\[0\] >=": syntax error: /,
     ],
     [
+      'a query timeout over the maximum',
+      [metric({ provider: { prometheus: { address: 'http://127.0.0.1:9090', query: 'up', timeout: 300 } } })],
+      /^metric error-rate: timeout 300s is longer than the maximum of 120s$/,
+    ],
+    [
+      'a condition over the cost budget',
+      [metric({ successCondition: 'result.all(x, result.all(y, x <= y || x > y))' })],
+      /^metric error-rate: invalid successCondition "result\.all.*": too expensive: evaluating it may take about [\d,]+ steps with a result of 10000 elements, more than the budget of 1,000,000/,
+    ],
+    [
       'unknown variable',
       [metric({ failureCondition: 'value > 1' })],
       /metric error-rate: invalid failureCondition "value > 1": unknown variable "value": a condition can only use "result"/,
@@ -724,5 +738,36 @@ describe('properties', () => {
         assert.match(m.message, /no data/);
       }),
     );
+  });
+});
+
+describe('status size', () => {
+  test('a huge result or error text is stored truncated, with how much was left out', () => {
+    const metrics = [metric({ successCondition: 'result.all(x, x <= 0.05)' })];
+    const compiled = compileAll(metrics);
+    const huge = assessMeasurement(compiled[0] as CompiledMetric, vector(...Array.from({ length: 10_000 }, (_, i) => i / 1e6)), {
+      query: `sum(${'x'.repeat(20_000)})`,
+      startedAt: T0,
+      finishedAt: at(1),
+    });
+    const error = errorMeasurement(`query error: ${'e'.repeat(100_000)}`, { query: 'q', startedAt: T0, finishedAt: at(1) });
+    for (const m of [huge, error]) {
+      const { status } = calculateRunStatus(run(metrics), compiled, new Map([['error-rate', m]]), at(1));
+      const stored = status.metricResults?.[0]?.measurements?.[0];
+      assert.ok(stored);
+      for (const [field, text, max] of [
+        ['value', stored.value, MAX_MEASUREMENT_VALUE_LENGTH],
+        ['message', stored.message, MAX_MEASUREMENT_MESSAGE_LENGTH],
+        ['query', stored.query, MAX_MEASUREMENT_QUERY_LENGTH],
+      ] as const) {
+        if (text === undefined || text.length < 100) continue;
+        assert.ok(text.length <= max + 20, `${field} is ${text.length} long`);
+        assert.match(text, /… \d+ more$/, field);
+      }
+      assert.ok(JSON.stringify(status).length < 16_000, `status is ${JSON.stringify(status).length} characters`);
+    }
+    const value = calculateRunStatus(run(metrics), compiled, new Map([['error-rate', huge]]), at(1)).status.metricResults?.[0]?.measurements?.[0]?.value ?? '';
+    const left = Number(/… (\d+) more$/.exec(value)?.[1]);
+    assert.equal(value.length - ` ${left} more`.length - 1 + left, (huge.value ?? '').length, 'N is the number of characters left out');
   });
 });

@@ -14,8 +14,10 @@ import type {
   NoDataPolicy,
 } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
+import { boundedRequeue } from '../shared/requeue.ts';
+import { truncate } from '../shared/truncate.ts';
 import type { Duration } from '../../api/meta.ts';
-import { placeholdersIn, substituteArgs, type ArgValue } from './args.ts';
+import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
 import { compileCondition, evaluateCondition, explainCondition, formatCel, type CompiledCondition, type ConditionInput } from './cel.ts';
 import { describeQueryError, type MetricQueryOutcome, type MetricQueryResult, type QueryKind } from './metric-query.ts';
 
@@ -27,6 +29,17 @@ export const DEFAULT_MEASUREMENT_RETENTION = 10;
 /** Retry after an error measurement when the metric has no interval (as Argo Rollouts). */
 export const DEFAULT_ERROR_RETRY_MS = 10_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/**
+ * The longest texts a measurement keeps in the status; longer ones end in "… N more" (N
+ * characters left out), so a huge result or error can never make a status write fail forever.
+ */
+export const MAX_MEASUREMENT_VALUE_LENGTH = 512;
+export const MAX_MEASUREMENT_MESSAGE_LENGTH = 1024;
+export const MAX_MEASUREMENT_QUERY_LENGTH = 2048;
+/** The longest metric and run messages in the status. */
+export const MAX_STATUS_MESSAGE_LENGTH = 4096;
+/** The longest `timeout` a query may have (Prometheus's own default limit); the adapter enforces it too. */
+export const MAX_QUERY_TIMEOUT_MS = 120_000;
 
 export const getFailureLimit = (m: Metric): number => m.failureLimit ?? DEFAULT_FAILURE_LIMIT;
 export const getInconclusiveLimit = (m: Metric): number => m.inconclusiveLimit ?? DEFAULT_INCONCLUSIVE_LIMIT;
@@ -115,6 +128,7 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
     if (prometheus) {
       timeoutMs = duration(prometheus.timeout, `${at}: timeout`, problems) ?? DEFAULT_QUERY_TIMEOUT_MS;
       if (timeoutMs === 0) problems.push(`${at}: timeout must be greater than 0`);
+      if (timeoutMs > MAX_QUERY_TIMEOUT_MS) problems.push(`${at}: timeout ${timeoutMs / 1000}s is longer than the maximum of ${MAX_QUERY_TIMEOUT_MS / 1000}s`);
       if (prometheus.rangeQuery) {
         const rangeMs = duration(prometheus.rangeQuery.range, `${at}: rangeQuery.range`, problems);
         const stepMs = duration(prometheus.rangeQuery.step, `${at}: rangeQuery.step`, problems);
@@ -124,6 +138,11 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
       const undeclared = placeholdersIn(prometheus.query).filter((n) => !declared.has(n));
       if (undeclared.length > 0)
         problems.push(`${at}: query uses ${[...new Set(undeclared)].map((n) => `{{args.${n}}}`).join(', ')}, which is not an arg of the analysis`);
+      else {
+        // Literal values are known now: one that cannot go where it stands is refused before anything is measured.
+        const checked = substitutePromQL(prometheus.query, literalArgs, { partial: true });
+        if (!checked.ok) problems.push(`${at}: query: ${checked.error}`);
+      }
       for (const header of prometheus.headers ?? []) {
         const bad = placeholdersIn(header.value ?? '').filter((n) => !declared.has(n));
         if (bad.length > 0) problems.push(`${at}: header ${header.key} uses {{args.${bad[0]}}}, which is not an arg of the analysis`);
@@ -311,6 +330,17 @@ function judge(metric: CompiledMetric, input: ConditionInput): { phase: Measurem
   return { phase: 'Error', message: 'the metric has no successCondition or failureCondition' };
 }
 
+/** A measurement as the status keeps it: value, message, query and condition truncated (see MAX_MEASUREMENT_*). */
+function boundedMeasurement(m: Measurement): Measurement {
+  return {
+    ...m,
+    message: truncate(m.message, MAX_MEASUREMENT_MESSAGE_LENGTH),
+    ...(m.value !== undefined ? { value: truncate(m.value, MAX_MEASUREMENT_VALUE_LENGTH) } : {}),
+    ...(m.query !== undefined ? { query: truncate(m.query, MAX_MEASUREMENT_QUERY_LENGTH) } : {}),
+    ...(m.condition !== undefined ? { condition: truncate(m.condition, MAX_MEASUREMENT_MESSAGE_LENGTH) } : {}),
+  };
+}
+
 /** Adds a measurement to a metric's result: counters as Argo Rollouts (errors do not count towards `count`), bounded history. */
 export function recordMeasurement(previous: MetricResult | undefined, name: string, measurement: Measurement, retention: number): MetricResult {
   const r: MetricResult = previous
@@ -337,7 +367,7 @@ export function recordMeasurement(previous: MetricResult | undefined, name: stri
       r.consecutiveError += 1;
       break;
   }
-  r.measurements = [...(previous?.measurements ?? []), measurement].slice(-Math.max(1, retention));
+  r.measurements = [...(previous?.measurements ?? []), boundedMeasurement(measurement)].slice(-Math.max(1, retention));
   if (r.phase === 'Pending') r.phase = 'Running';
   return r;
 }
@@ -508,11 +538,11 @@ export function calculateRunStatus(
   const metricResults: MetricResult[] = compiled.map((c, i) => {
     const a = assessments[i] as MetricAssessment;
     const base = results[i] ?? { name: c.metric.name, count: 0, successful: 0, failed: 0, inconclusive: 0, error: 0, consecutiveError: 0 };
-    return { ...base, name: c.metric.name, phase: a.phase, message: a.message };
+    return { ...base, name: c.metric.name, phase: a.phase, message: truncate(a.message, MAX_STATUS_MESSAGE_LENGTH) };
   });
   const phase = calculateRunPhase(metricResults.map((r) => r.phase));
   const status: AnalysisRunStatus = { ...previous, phase, startedAt: startedAtText, metricResults };
-  status.message = explainRun(phase, metricResults, run.spec.terminate === true);
+  status.message = truncate(explainRun(phase, metricResults, run.spec.terminate === true), MAX_STATUS_MESSAGE_LENGTH);
   delete status.nextMeasurementAt;
   if (isCompleted(phase)) {
     status.completedAt = previous.completedAt ?? now.toISOString();
@@ -524,7 +554,8 @@ export function calculateRunStatus(
     .reduce<Date | undefined>((min, d) => (min === undefined || d < min ? d : min), undefined);
   if (next === undefined) return { status };
   status.nextMeasurementAt = next.toISOString();
-  return { status, requeueAfterMs: Math.max(0, next.getTime() - now.getTime()) };
+  const requeueAfterMs = boundedRequeue(next.getTime() - now.getTime());
+  return requeueAfterMs === undefined ? { status } : { status, requeueAfterMs };
 }
 
 /** A run that cannot start (invalid spec, missing arg): Error, with the reason. */
@@ -532,7 +563,13 @@ export function invalidRunStatus(run: Pick<AnalysisRun, 'status'>, message: stri
   const previous = run.status ?? {};
   if (isCompleted(previous.phase)) return previous;
   const { nextMeasurementAt: _drop, ...rest } = previous;
-  return { ...rest, phase: 'Error', message, startedAt: previous.startedAt ?? now.toISOString(), completedAt: previous.completedAt ?? now.toISOString() };
+  return {
+    ...rest,
+    phase: 'Error',
+    message: truncate(message, MAX_STATUS_MESSAGE_LENGTH),
+    startedAt: previous.startedAt ?? now.toISOString(),
+    completedAt: previous.completedAt ?? now.toISOString(),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { applyConditions } from './conditions.ts';
 import { checkProgressDeadline } from './deadline.ts';
 import { planRestart } from './restart.ts';
 import { buildReplicaSet, bumpRevisionIfReused, cleanUpHistory, noteNewRevision } from './revisions.ts';
-import { INVALID_SPEC_REQUEUE_MS } from '../shared/requeue.ts';
+import { boundedRequeue, INVALID_SPEC_REQUEUE_MS } from '../shared/requeue.ts';
 import { stableStringify } from '../shared/hash.ts';
 import { selectorToString } from '../shared/selectors.ts';
 import type { Observed, Plan } from './types.ts';
@@ -121,8 +121,8 @@ function finish(ctx: Context): Plan {
   applyConditions(ctx, phase.phase);
   scaleDownWorkload(ctx, phase.phase);
 
-  const next = ctx.wakeAt.length ? Math.min(...ctx.wakeAt) - ctx.now.getTime() : undefined;
-  return { actions: withoutRepeats(ctx.actions), status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: Math.max(0, next) } : {}) };
+  const next = boundedRequeue(ctx.wakeAt.length ? Math.min(...ctx.wakeAt) - ctx.now.getTime() : undefined);
+  return { actions: withoutRepeats(ctx.actions), status: pruneUndefined(status), ...(next !== undefined ? { requeueAfterMs: next } : {}) };
 }
 
 /** A strategy planned again in the same plan (a completed step, a deadline abort) may decide the same action twice: once is enough. */

@@ -8,3 +8,17 @@ export const STATUS_REJECTED_REQUEUE_MS = 5 * 60_000;
 
 /** Someone else wrote first (a person's action, another reconcile): look again on fresh state now. */
 export const CONFLICT_REQUEUE_MS = 0;
+
+/** The longest requeue: what one timer can wait (2^31-1 ms, about 24.8 days). Looking again earlier is harmless. */
+export const MAX_REQUEUE_MS = 2 ** 31 - 1;
+
+/**
+ * A computed delay made safe for a timer: clamped to [0, MAX_REQUEUE_MS]; Infinity is "no
+ * requeue"; NaN (a timestamp that did not parse) looks again after INVALID_SPEC_REQUEUE_MS,
+ * neither at once (a hot loop) nor never (stuck).
+ */
+export function boundedRequeue(ms: number | undefined): number | undefined {
+  if (ms === undefined || ms === Infinity) return undefined;
+  if (Number.isNaN(ms)) return INVALID_SPEC_REQUEUE_MS;
+  return Math.min(MAX_REQUEUE_MS, Math.max(0, ms));
+}
