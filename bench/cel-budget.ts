@@ -53,7 +53,8 @@ for (const source of conditions) {
   const worst = times[times.length - 1] ?? 0;
   const text = source.length > 60 ? `${source.slice(0, 57)}...` : source;
   console.log(
-    `${String(Math.round(c.value.cost.cost)).padStart(8)} ${median.toFixed(1).padStart(11)} ${worst.toFixed(1).padStart(10)} ${((median * 1e6) / c.value.cost.cost).toFixed(0).padStart(9)}  ${text}`,
+    `${String(Math.round(c.value.cost.cost)).padStart(8)} ${median.toFixed(1).padStart(11)} ` +
+      `${worst.toFixed(1).padStart(10)} ${((median * 1e6) / c.value.cost.cost).toFixed(0).padStart(9)}  ${text}`,
   );
 }
 

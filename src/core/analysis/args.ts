@@ -169,7 +169,9 @@ function writeArg(name: string, arg: ArgValue, place: QueryPlace): Result<string
         ? { ok: true, value: arg.value }
         : {
             ok: false,
-            error: `${what} cannot go into the query outside a string literal: only a name, a number or a duration can (quote it, e.g. label="{{args.${name}}}", to use any text)`,
+            error:
+              `${what} cannot go into the query outside a string literal: only a name, a number or a duration can ` +
+              `(quote it, e.g. label="{{args.${name}}}", to use any text)`,
           };
   }
 }

@@ -144,7 +144,9 @@ export function evaluateCondition(condition: CompiledCondition, input: Condition
   if (Array.isArray(input) && input.length > MAX_RESULT_ELEMENTS) {
     return {
       ok: false,
-      error: `the result has ${input.length} elements; a condition looks at ${MAX_RESULT_ELEMENTS} at most (aggregate the query, e.g. with max(), sum() or topk())`,
+      error:
+        `the result has ${input.length} elements; a condition looks at ${MAX_RESULT_ELEMENTS} at most (aggregate ` +
+        `the query, e.g. with max(), sum() or topk())`,
     };
   }
   const value = runExpr(condition.program, input);

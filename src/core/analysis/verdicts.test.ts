@@ -619,7 +619,10 @@ describe('validation on first use', () => {
     [
       'a condition over the cost budget',
       [metric({ successCondition: 'result.all(x, result.all(y, x <= y || x > y))' })],
-      /^metric error-rate: invalid successCondition "result\.all.*": too expensive: evaluating it may take about [\d,]+ steps with a result of 10000 elements, more than the budget of 1,000,000/,
+      new RegExp(
+        '^metric error-rate: invalid successCondition "result\\.all.*": too expensive: ' +
+          'evaluating it may take about [\\d,]+ steps with a result of 10000 elements, more than the budget of 1,000,000',
+      ),
     ],
     [
       'unknown variable',
