@@ -1,4 +1,4 @@
-// The kubectl sluice program: commander for parsing, help and errors; every command registered
+// The plugin's command line: commander for parsing, help and errors; every command registered
 // here. main() runs one command line and returns its exit code (see EXIT in io.ts).
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';

@@ -2,10 +2,8 @@
 // could not be carried over on stderr (and exit 1).
 import type { Command } from 'commander';
 import { dump } from 'js-yaml';
-import { parseManifests } from '../../core/gitops/manifests.ts';
 import { EXIT } from '../io.ts';
-import { convertManifests, type ConvertNote } from '../model/convert.ts';
-import { toLintProblem, renderLintProblem } from '../model/lint.ts';
+import type { ConvertNote } from '../model/convert.ts';
 import { readManifestFiles } from './files.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -27,7 +25,13 @@ export function registerConvert(program: Command, rt: Runtime): void {
       '\nExamples:\n  kubectl sluice convert -f argo/rollout.yaml > rollout.yaml\n  kubectl sluice convert -f argo/ | kubectl sluice lint -f -',
     )
     .action(async (opts: { filename?: string[] }) => {
-      const files = await readManifestFiles(opts.filename ?? [], rt.io);
+      // Loaded here: the schemas, the YAML parser and CEL are only needed by lint and convert.
+      const [{ parseManifests, isManifestPath }, { convertManifests }, { toLintProblem, renderLintProblem }] = await Promise.all([
+        import('../../core/gitops/manifests.ts'),
+        import('../model/convert.ts'),
+        import('../model/lint.ts'),
+      ]);
+      const files = await readManifestFiles(opts.filename ?? [], rt.io, isManifestPath);
       const { manifests, problems } = parseManifests(files);
       for (const p of problems) rt.err(`${renderLintProblem(toLintProblem(p))}\n`);
       const result = convertManifests(manifests);

@@ -1,7 +1,6 @@
 // kubectl sluice lint -f FILE|DIR: offline validation, no cluster needed.
 import { Option, type Command } from 'commander';
 import { EXIT } from '../io.ts';
-import { lintFiles, renderLintProblem, renderLintSummary } from '../model/lint.ts';
 import { readManifestFiles } from './files.ts';
 import { parseOutput, type Runtime } from './runtime.ts';
 
@@ -22,7 +21,12 @@ export function registerLint(program: Command, rt: Runtime): void {
     .addHelpText('after', '\nExamples:\n  kubectl sluice lint -f deploy/\n  kubectl sluice lint -f rollout.yaml -f analysis.yaml -o json')
     .action(async (opts: { filename?: string[]; output?: string }) => {
       const output = parseOutput(opts.output, ['json']);
-      const result = lintFiles(await readManifestFiles(opts.filename ?? [], rt.io));
+      // Loaded here: the schemas, the YAML parser and CEL are only needed by lint and convert.
+      const [{ lintFiles, renderLintProblem, renderLintSummary }, { isManifestPath }] = await Promise.all([
+        import('../model/lint.ts'),
+        import('../../core/gitops/manifests.ts'),
+      ]);
+      const result = lintFiles(await readManifestFiles(opts.filename ?? [], rt.io, isManifestPath));
       if (output === 'json') rt.out(`${JSON.stringify(result.problems, null, 2)}\n`);
       else {
         for (const p of result.problems) rt.out(`${renderLintProblem(p)}\n`);

@@ -7,6 +7,7 @@ import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION } from '../../api/git-sync
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { REVISION_ANNOTATION, type PauseCondition, type Rollout } from '../../api/rollout.ts';
 import type { KubeObject } from '../../ports/kube.ts';
+import { mergePatchBetween } from '../../core/shared/merge-patch.ts';
 
 export interface PlannedWrite {
   /** Status actions go to the status subresource; undo, restart and set image write spec. */
@@ -244,11 +245,13 @@ export function planUndo(rollout: Rollout, replicaSets: readonly KubeObject[], t
     if (Object.keys(template.metadata.labels).length === 0) delete template.metadata.labels;
   }
   const images = ((template.spec?.containers ?? []) as Obj[]).map((c) => c.image).join(', ');
+  const patch = mergePatchBetween(rollout.spec.template, template);
+  if (patch === undefined) return refuse(`Rollout ${name} already has the template of revision ${target.revision}`);
   const fast = target.hash === s.stableRS ? ', the stable revision: a fast rollback, no steps' : '';
   return {
     ok: true,
     write: {
-      body: guarded(rollout, { spec: { template: mergeDiff(rollout.spec.template, template) } }),
+      body: guarded(rollout, { spec: { template: patch } }),
       done: `Rollout ${name}: template set to revision ${target.revision} (${target.hash}, ${images || 'no containers'})${fast}`,
       warnings: gitWarning(rollout, 'undo'),
     },
@@ -300,21 +303,3 @@ export function planSetImage(rollout: Rollout, changes: readonly ImageChange[]):
     },
   };
 }
-
-/** The JSON merge patch that turns `from` into `to` (keys only `from` has become null; lists are replaced whole). */
-export function mergeDiff(from: unknown, to: unknown): unknown {
-  if (!isObject(from) || !isObject(to)) return structuredClone(to);
-  const patch: Obj = {};
-  for (const key of Object.keys(from)) if (!(key in to)) patch[key] = null;
-  for (const [key, value] of Object.entries(to)) {
-    if (isObject(value) && isObject(from[key])) {
-      const inner = mergeDiff(from[key], value) as Obj;
-      if (Object.keys(inner).length > 0) patch[key] = inner;
-    } else if (JSON.stringify(value) !== JSON.stringify(from[key])) {
-      patch[key] = structuredClone(value);
-    }
-  }
-  return patch;
-}
-
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

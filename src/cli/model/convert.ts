@@ -10,7 +10,8 @@ import { AnalysisTemplate, ClusterAnalysisTemplate } from '../../api/analysis.ts
 import { API_VERSION } from '../../api/meta.ts';
 import { Rollout } from '../../api/rollout.ts';
 import { compileCondition } from '../../core/analysis/cel.ts';
-import { formatIssues, splitApiVersion, unknownFields, type Manifest, type SourcePosition } from '../../core/gitops/manifests.ts';
+import { splitApiVersion, unknownFields, type Manifest, type SourcePosition } from '../../core/gitops/manifests.ts';
+import { formatIssues, formatPath } from '../../core/shared/zod-issues.ts';
 
 export const ARGO_GROUP = 'argoproj.io';
 
@@ -114,7 +115,7 @@ function convertObject(input: Obj, schema: z.ZodType, dropped: (m: string) => vo
     dropped(`cannot be converted as it is: ${formatIssues(fresh, 10)}`);
     removePaths(
       probe,
-      fresh.map((i) => pathText(i.path)),
+      fresh.map((i) => formatPath(i.path)),
     );
   }
   return obj;
@@ -136,7 +137,7 @@ function shiftStartingStep(obj: Obj, emptied: readonly string[], note: (m: strin
   analysis.startingStep -= before;
 }
 
-const issueKey = (i: { path: ReadonlyArray<PropertyKey>; message: string }) => `${pathText(i.path)}: ${i.message}`;
+const issueKey = (i: { path: ReadonlyArray<PropertyKey>; message: string }) => `${formatPath(i.path)}: ${i.message}`;
 
 function convertRollout(obj: Obj, dropped: (m: string) => void): void {
   const spec = obj.spec as Obj | undefined;
@@ -206,12 +207,6 @@ export function exprToCel(expr: string): string {
     .replace(/\bor\b/g, '||')
     .replace(/\bnot\s+/g, '!')
     .replace(/\blen\(/g, 'size(');
-}
-
-function pathText(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
-  return out;
 }
 
 /**
