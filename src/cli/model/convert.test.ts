@@ -28,26 +28,46 @@ spec:
   template: {metadata: {labels: {app: r}}, spec: {containers: [{name: a, image: x}]}}
   strategy:
     canary:
-      antiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {}}
-      steps: [{setWeight: 10}, {setHeaderRoute: {name: h}}, {pause: {}}]
+      fromANewerArgo: {on: true}
+      steps: [{setWeight: 10}, {fromANewerArgo: {}}, {pause: {}}]
 status: {phase: Healthy}
 `);
   const object = r.documents[0]?.object as Record<string, any>;
   assert.equal(object.apiVersion, 'sluice.dev/v1alpha1');
   assert.equal(object.spec.progressDeadlineAbort, true, 'a field Sluice accepts is kept');
-  assert.equal(object.spec.strategy.canary.antiAffinity, undefined);
-  assert.deepEqual(object.spec.strategy.canary.steps, [{ setWeight: 10 }, { pause: {} }], 'a step with nothing Sluice does is left out');
+  assert.equal(object.spec.strategy.canary.fromANewerArgo, undefined);
+  assert.deepEqual(object.spec.strategy.canary.steps, [{ setWeight: 10 }, { pause: {} }], 'a step with nothing Sluice knows is left out');
   assert.equal(object.status, undefined);
   assert.deepEqual(object.metadata, { name: 'r' });
   assert.deepEqual(
     r.dropped.map((d) => d.message),
     [
-      "spec.strategy.canary.antiAffinity: not a field of Sluice's Rollout; left out",
-      "spec.strategy.canary.steps[1].setHeaderRoute: not a field of Sluice's Rollout; left out",
+      "spec.strategy.canary.fromANewerArgo: not a field of Sluice's Rollout; left out",
+      "spec.strategy.canary.steps[1].fromANewerArgo: not a field of Sluice's Rollout; left out",
       'spec.strategy.canary.steps[1]: nothing Sluice accepts was left in it; left out',
     ],
   );
   assert.ok(r.notes.some((n) => n.message === 'status left out (the controller writes it)'));
+});
+
+test('fields the schema accepts but the controller does not implement are kept and named', () => {
+  const r = convert(`apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  selector: {matchLabels: {app: r}}
+  template: {metadata: {labels: {app: r}}, spec: {containers: [{name: a, image: x}]}}
+  strategy:
+    canary:
+      trafficRouting: {nginx: {stableIngress: r}}
+      steps: [{setWeight: 10}, {setHeaderRoute: {name: h}}]
+`);
+  const object = r.documents[0]?.object as Record<string, any>;
+  assert.deepEqual(object.spec.strategy.canary.trafficRouting, { nginx: { stableIngress: 'r' } });
+  const messages = r.dropped.map((d) => d.message);
+  assert.equal(messages.length, 2);
+  assert.match(messages[0] as string, /^spec\.strategy\.canary\.trafficRouting \(nginx\) is not supported: .*\(kept as it is: the controller refuses this Rollout with InvalidSpec/);
+  assert.match(messages[1] as string, /^spec\.strategy\.canary\.steps\[1\]\.setHeaderRoute is not supported/);
 });
 
 test('a value the schema refuses is kept and named; other kinds pass through untouched', () => {
@@ -55,7 +75,6 @@ test('a value the schema refuses is kept and named; other kinds pass through unt
 kind: Rollout
 metadata: {name: r}
 spec:
-  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}
   selector: {matchLabels: {app: r}}
   strategy: {canary: {steps: [{setWeight: 150}]}}
 ---
@@ -71,6 +90,5 @@ spec: {ports: [{port: 80}]}
     [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } }, false],
   );
   const messages = r.dropped.map((d) => d.message).join('\n');
-  assert.match(messages, /spec\.workloadRef \(Deployment web\) has no Sluice counterpart: copy that workload's pod template into spec\.template/);
-  assert.match(messages, /cannot be converted as it is: .*spec\.template: .*spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big/);
+  assert.match(messages, /cannot be converted as it is: spec\.strategy\.canary\.steps\[0\]\.setWeight: Too big/);
 });

@@ -2,7 +2,8 @@
 // AnalysisTemplate, ClusterAnalysisTemplate) as Sluice manifests. Field names are the same
 // where the meaning is, so converting is changing apiVersion, then keeping exactly what
 // Sluice's zod schema accepts: whatever the schema drops is reported, so this follows the
-// schema as it grows. Metrics with a provider other than Prometheus are dropped and reported;
+// schema as it grows; fields the schema accepts but the controller does not implement (its
+// notImplemented list) are reported too. Metrics with a provider other than Prometheus are dropped and reported;
 // conditions are checked as CEL (Argo writes expr), with the few spellings that differ
 // rewritten. Pure: parsed manifests in, objects and notes out.
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import { AnalysisTemplate, ClusterAnalysisTemplate } from '../../api/analysis.ts
 import { API_VERSION } from '../../api/meta.ts';
 import { Rollout } from '../../api/rollout.ts';
 import { compileCondition } from '../../core/analysis/cel.ts';
+import { notImplemented } from '../../core/rollout/validate.ts';
 import { splitApiVersion, unknownFields, type Manifest, type SourcePosition } from '../../core/gitops/manifests.ts';
 import { formatIssues, formatPath } from '../../core/shared/zod-issues.ts';
 
@@ -92,8 +94,7 @@ function convertObject(input: Obj, schema: z.ZodType, dropped: (m: string) => vo
   if (metadata.annotations && Object.keys(metadata.annotations).length === 0) delete metadata.annotations;
   if (argoAnnotations.length > 0) note(`Argo Rollouts' own annotations left out: ${argoAnnotations.join(', ')}`);
 
-  if (obj.kind === 'Rollout') convertRollout(obj, dropped);
-  else convertTemplateSpec(obj.spec, 'spec', dropped, note);
+  if (obj.kind !== 'Rollout') convertTemplateSpec(obj.spec, 'spec', dropped, note);
 
   // What the schema does not accept is dropped: unknown fields are removed and named; values the
   // schema refuses are kept (a person must fix them) and named.
@@ -106,7 +107,13 @@ function convertObject(input: Obj, schema: z.ZodType, dropped: (m: string) => vo
       for (const path of unknown) dropped(`${path}: not a field of Sluice's ${obj.kind}; left out`);
       const emptied = removePaths(obj, unknown);
       for (const path of emptied) dropped(`${path}: nothing Sluice accepts was left in it; left out`);
-      if (obj.kind === 'Rollout') shiftStartingStep(obj, emptied, note);
+      if (obj.kind === 'Rollout') {
+        shiftStartingStep(obj, emptied, note);
+        // Fields the schema accepts (so Argo manifests apply) but the controller refuses with an InvalidSpec condition.
+        for (const problem of notImplemented(parsed.data as Rollout)) {
+          dropped(`${problem} (kept as it is: the controller refuses this Rollout with InvalidSpec until it is changed)`);
+        }
+      }
       break;
     }
     const fresh = parsed.error.issues.filter((i) => !issues.includes(issueKey(i)));
@@ -138,15 +145,6 @@ function shiftStartingStep(obj: Obj, emptied: readonly string[], note: (m: strin
 }
 
 const issueKey = (i: { path: ReadonlyArray<PropertyKey>; message: string }) => `${formatPath(i.path)}: ${i.message}`;
-
-function convertRollout(obj: Obj, dropped: (m: string) => void): void {
-  const spec = obj.spec as Obj | undefined;
-  if (spec?.workloadRef && !spec.template) {
-    dropped(
-      `spec.workloadRef (${spec.workloadRef.kind ?? 'workload'} ${spec.workloadRef.name ?? ''}) has no Sluice counterpart: copy that workload's pod template into spec.template and its selector into spec.selector`,
-    );
-  }
-}
 
 /** Metrics of a template spec: non-Prometheus providers are dropped, conditions checked as CEL. */
 function convertTemplateSpec(spec: Obj | undefined, at: string, dropped: (m: string) => void, note: (m: string) => void): void {
