@@ -66,7 +66,10 @@ spec:
   assert.deepEqual(object.spec.strategy.canary.trafficRouting, { nginx: { stableIngress: 'r' } });
   const messages = r.dropped.map((d) => d.message);
   assert.equal(messages.length, 2);
-  assert.match(messages[0] as string, /^spec\.strategy\.canary\.trafficRouting \(nginx\) is not supported: .*\(kept as it is: the controller refuses this Rollout with InvalidSpec/);
+  assert.match(
+    messages[0] as string,
+    /^spec\.strategy\.canary\.trafficRouting \(nginx\) is not supported: .*\(kept as it is: the controller refuses this Rollout with InvalidSpec/,
+  );
   assert.match(messages[1] as string, /^spec\.strategy\.canary\.steps\[1\]\.setHeaderRoute is not supported/);
 });
 
