@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { ROLLOUT_LABEL } from '../../api/analysis.ts';
 import type { Rollout } from '../../api/rollout.ts';
-import { kinds, type KubeObject } from '../../ports/kube.ts';
+import { kinds, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 import { kubeFailure } from '../connect.ts';
 import { CliError, EXIT, usageError } from '../io.ts';
 import { analysisRunView } from '../model/rollout.ts';
@@ -39,13 +39,7 @@ export function registerAnalysis(program: Command, rt: Runtime): void {
     });
 }
 
-async function findRun(
-  rt: Runtime,
-  kube: Awaited<ReturnType<Runtime['connect']>>['kube'],
-  namespace: string,
-  name: string,
-  only: 'run' | 'rollout' | undefined,
-): Promise<KubeObject> {
+async function findRun(rt: Runtime, kube: KubeClient, namespace: string, name: string, only: 'run' | 'rollout' | undefined): Promise<KubeObject> {
   try {
     if (only !== 'run') {
       const rollout = (await kube.get(kinds.rollout, namespace, name)) as (Rollout & KubeObject) | undefined;

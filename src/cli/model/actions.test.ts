@@ -198,6 +198,17 @@ describe('restart and set image', () => {
     assert.match(written(planSetImage(rolloutOf('canary-git'), [{ container: 'app', image: 'x:1' }])).warnings[0] as string, /managed by GitSync/);
   });
 
+  test('a Rollout whose template comes from a Deployment (workloadRef): undo and set image point at the Deployment', () => {
+    const rec = loadRecorded('canary-healthy');
+    const r = structuredClone(rec.rollout) as unknown as Rollout;
+    r.spec.workloadRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' };
+    refused(
+      planSetImage(r, [{ container: 'app', image: 'x:2' }]),
+      /takes its pod template from Deployment web \(spec\.workloadRef\): set the image of that Deployment instead/,
+    );
+    refused(planUndo(r, rec.replicaSets), /roll back that Deployment instead/);
+  });
+
   test('CONTAINER=IMAGE arguments', () => {
     assert.deepEqual(parseImageChanges(['app=web:v2', 'side=proxy:1']), [
       { container: 'app', image: 'web:v2' },

@@ -222,8 +222,17 @@ function revisionsOf(rollout: Rollout, replicaSets: readonly KubeObject[]): Revi
     .sort((a, b) => b.revision - a.revision);
 }
 
+/** A Rollout whose template comes from a Deployment (spec.workloadRef): template changes belong there. */
+function workloadRefReason(rollout: Rollout, what: string): string | undefined {
+  const ref = rollout.spec.workloadRef;
+  if (!ref) return undefined;
+  return `Rollout ${nameOf(rollout)} takes its pod template from ${ref.kind} ${ref.name} (spec.workloadRef): ${what} that ${ref.kind} instead`;
+}
+
 export function planUndo(rollout: Rollout, replicaSets: readonly KubeObject[], toRevision?: number): ActionPlan {
   const name = nameOf(rollout);
+  const ref = workloadRefReason(rollout, 'roll back');
+  if (ref) return refuse(ref);
   const s = statusOf(rollout);
   const revisions = revisionsOf(rollout, replicaSets);
   const current = revisions.find((r) => r.hash === s.currentPodHash);
@@ -277,7 +286,9 @@ export function parseImageChanges(args: readonly string[]): ImageChange[] | stri
 
 export function planSetImage(rollout: Rollout, changes: readonly ImageChange[]): ActionPlan {
   const name = nameOf(rollout);
-  const template = structuredClone(rollout.spec.template) as Obj;
+  const ref = workloadRefReason(rollout, 'set the image of');
+  if (ref) return refuse(ref);
+  const template = structuredClone(rollout.spec.template ?? {}) as Obj;
   const lists = ['containers', 'initContainers'].filter((k) => Array.isArray(template.spec?.[k]));
   const all = lists.flatMap((k) => template.spec[k] as Obj[]);
   const done: string[] = [];
