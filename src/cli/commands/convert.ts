@@ -8,7 +8,7 @@ import { readManifestFiles } from './files.ts';
 import type { Runtime } from './runtime.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-const at = (n: ConvertNote) => `${n.source.file}:${n.source.line}: document ${n.source.document}: ${n.object}`;
+const at = (n: ConvertNote) => `${n.source.file}:${n.source.line}:${n.source.column}: document ${n.source.document}: ${n.object}`;
 
 export function registerConvert(program: Command, rt: Runtime): void {
   program

@@ -12,7 +12,7 @@ import { API_VERSION } from '../../api/meta.ts';
 import { Rollout } from '../../api/rollout.ts';
 import { compileCondition } from '../../core/analysis/cel.ts';
 import { notImplemented } from '../../core/rollout/validate.ts';
-import { splitApiVersion, unknownFields, type Manifest, type SourcePosition } from '../../core/gitops/manifests.ts';
+import { leadingPath, positionOf, splitApiVersion, unknownFields, type Manifest, type SourcePosition } from '../../core/gitops/manifests.ts';
 import { formatIssues, formatPath } from '../../core/shared/zod-issues.ts';
 
 export const ARGO_GROUP = 'argoproj.io';
@@ -65,8 +65,13 @@ export function convertManifests(manifests: readonly Manifest[]): ConvertResult 
       });
       continue;
     }
-    const dropped = (message: string) => result.dropped.push({ source: manifest.source, object: what, message });
-    const note = (message: string) => result.notes.push({ source: manifest.source, object: what, message });
+    // Each note points at the field it names (a message that starts with its path), else at the object.
+    const at = (message: string) => {
+      const path = leadingPath(message);
+      return path ? positionOf(manifest, path, 'key') : manifest.source;
+    };
+    const dropped = (message: string) => result.dropped.push({ source: at(message), object: what, message });
+    const note = (message: string) => result.notes.push({ source: at(message), object: what, message });
     const object = convertObject(manifest.object, schema, dropped, note);
     result.documents.push({ source: manifest.source, object, converted: true });
   }

@@ -17,7 +17,7 @@ test('a problem prints as file:line:column when the parser knows the column, fil
   assert.equal(renderLintProblem(lineOnly), 'a.yaml:3: document 1: oops');
 });
 
-test('analysis conditions compile with args a Rollout supplies later; undeclared args and bad CEL are problems', () => {
+test('analysis conditions compile with args a Rollout supplies later; undeclared args and bad CEL are problems at the field', () => {
   const template = (condition: string, args = '[{name: limit}]') => ({
     path: 't.yaml',
     content: `apiVersion: sluice.dev/v1alpha1
@@ -36,7 +36,7 @@ spec:
   assert.match(undeclared[0]?.message ?? '', /uses \{\{args\.other\}\}, which is not an arg of the analysis/);
   const bad = lintFiles([template('result[0] >>> 1')]).problems;
   assert.match(bad[0]?.message ?? '', /AnalysisTemplate "t": metric m: invalid failureCondition "result\[0\] >>> 1": syntax error/);
-  assert.equal(bad[0]?.line, 1);
+  assert.deepEqual([bad[0]?.line, bad[0]?.column], [8, 25], 'at the condition itself');
 });
 
 test('files, objects and problems are counted; documents without a Sluice kind are only checked for their shape', () => {

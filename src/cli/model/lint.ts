@@ -1,13 +1,25 @@
-// `kubectl sluice lint`: offline validation with the controller's own pieces - the shared manifest
-// parser (file, document, line, and column where the parser knows it), the zod schemas with the
-// Rollout rules the CRD cannot express, CEL compilation of analysis conditions, and GitSync
-// schedules. Pure: files in, problems out.
+// `kubectl sluice lint`: offline validation with the controller's own pieces - what a GitSync
+// checks first (core/gitops/manifests.ts lintManifests: YAML, each object's shape, the Sluice
+// kinds against their schemas and the Rollout rules the CRD cannot express, each problem at the
+// line and column of the failing field), then CEL compilation of analysis conditions and GitSync
+// schedules, pointed at their fields too. Pure: files in, problems out.
 import { AnalysisRunSpec, AnalysisTemplateSpec } from '../../api/analysis.ts';
 import { GitSyncSpec } from '../../api/git-sync.ts';
 import { GROUP } from '../../api/meta.ts';
 import { compileMetrics } from '../../core/analysis/verdicts.ts';
 import { scheduleProblems } from '../../core/gitops/schedule.ts';
-import { parseManifests, splitApiVersion, validateManifest, type Manifest, type ManifestProblem, type SourceFile } from '../../core/gitops/manifests.ts';
+import {
+  leadingPath,
+  lintManifests,
+  positionOf,
+  problemAt,
+  sortProblems,
+  splitApiVersion,
+  type FieldPath,
+  type Manifest,
+  type ManifestProblem,
+  type SourceFile,
+} from '../../core/gitops/manifests.ts';
 
 export interface LintProblem {
   file: string;
@@ -26,16 +38,15 @@ export interface LintResult {
   problems: LintProblem[];
 }
 
-type Located = ManifestProblem & { column?: number };
-
-/** Drops the "file: document N (line L): " prefix the shared validators put in front of their messages. */
-function withoutLocation(problem: Located): string {
+/** The message without its location: the parser's `detail`, else the message with its "file: document N (…): " prefix dropped. */
+function withoutLocation(problem: ManifestProblem): string {
+  if (problem.detail !== undefined) return problem.detail;
   let message = problem.message;
   if (problem.file && message.startsWith(`${problem.file}: `)) message = message.slice(problem.file.length + 2);
   return message.replace(/^document \d+(?: \([^)]*\))?: /, '');
 }
 
-export function toLintProblem(problem: Located, fallbackFile = ''): LintProblem {
+export function toLintProblem(problem: ManifestProblem, fallbackFile = ''): LintProblem {
   return {
     file: problem.file ?? fallbackFile,
     ...(problem.document !== undefined ? { document: problem.document } : {}),
@@ -52,10 +63,12 @@ export function toLintProblem(problem: Located, fallbackFile = ''): LintProblem 
  */
 const STAND_IN = '0';
 
-function analysisProblems(manifest: Manifest): string[] {
+/** The metric field a compileMetrics problem is about ("metric m: invalid failureCondition …" -> failureCondition). */
+const METRIC_FIELDS = ['successCondition', 'failureCondition', 'interval', 'initialDelay', 'count', 'query', 'timeout', 'rangeQuery', 'header'];
+
+function analysisProblems(manifest: Manifest): Array<{ path: FieldPath; text: string }> {
   const { object } = manifest;
-  const isRun = object.kind === 'AnalysisRun';
-  const parsed = (isRun ? AnalysisRunSpec : AnalysisTemplateSpec).safeParse(object.spec);
+  const parsed = (object.kind === 'AnalysisRun' ? AnalysisRunSpec : AnalysisTemplateSpec).safeParse(object.spec);
   if (!parsed.success) return []; // validateManifest reported it
   const literal = new Map(
     (parsed.data.args ?? []).flatMap((a) =>
@@ -67,52 +80,54 @@ function analysisProblems(manifest: Manifest): string[] {
     ),
   );
   const compiled = compileMetrics(parsed.data, literal);
-  return compiled.ok ? [] : compiled.error.split('; metric ').map((p, i) => (i === 0 ? p : `metric ${p}`));
+  if (compiled.ok) return [];
+  return compiled.error
+    .split('; metric ')
+    .map((p, i) => (i === 0 ? p : `metric ${p}`))
+    .map((text) => {
+      const name = /^metric ([^:]+):/.exec(text)?.[1];
+      const index = parsed.data.metrics.findIndex((m) => m.name === name);
+      if (index < 0) return { path: ['spec', 'metrics'], text };
+      const field = METRIC_FIELDS.find((f) => new RegExp(`^metric [^:]+: (?:invalid )?${f}\\b`).test(text));
+      const path: Array<string | number> = ['spec', 'metrics', index];
+      if (field === 'query' || field === 'timeout' || field === 'rangeQuery' || field === 'header')
+        path.push('provider', 'prometheus', field === 'header' ? 'headers' : field);
+      else if (field) path.push(field);
+      return { path, text };
+    });
 }
 
-function gitSyncProblems(manifest: Manifest): string[] {
+function gitSyncProblems(manifest: Manifest): Array<{ path: FieldPath; text: string }> {
   const parsed = GitSyncSpec.safeParse(manifest.object.spec);
-  return parsed.success ? scheduleProblems(parsed.data) : [];
+  if (!parsed.success) return [];
+  return scheduleProblems(parsed.data).map((text) => ({ path: leadingPath(text) ?? ['spec'], text }));
 }
 
 /** The checks beyond the schema, for Sluice kinds whose schema check passed. */
-function deeperProblems(manifest: Manifest): string[] {
+function deeperProblems(manifest: Manifest): ManifestProblem[] {
   const [group, version] = splitApiVersion(manifest.object.apiVersion);
   if (group !== GROUP || version !== 'v1alpha1') return [];
+  let found: Array<{ path: FieldPath; text: string }> = [];
   switch (manifest.object.kind) {
     case 'AnalysisTemplate':
     case 'ClusterAnalysisTemplate':
     case 'AnalysisRun':
-      return analysisProblems(manifest);
+      found = analysisProblems(manifest);
+      break;
     case 'GitSync':
-      return gitSyncProblems(manifest);
-    default:
-      return [];
+      found = gitSyncProblems(manifest);
+      break;
   }
+  const subject = `${manifest.object.kind} "${manifest.object.metadata.name}"`;
+  return found.map(({ path, text }) => problemAt('InvalidManifest', positionOf(manifest, path), subject, text));
 }
 
 export function lintFiles(files: readonly SourceFile[]): LintResult {
-  const { manifests, problems: parseProblems } = parseManifests([...files]);
-  const problems: LintProblem[] = parseProblems.map((p) => toLintProblem(p));
-  for (const manifest of manifests) {
-    const schema = validateManifest(manifest);
-    problems.push(...schema.map((p) => toLintProblem(p, manifest.source.file)));
-    if (schema.length > 0) continue;
-    const what = `${manifest.object.kind} "${manifest.object.metadata.name}"`;
-    for (const message of deeperProblems(manifest)) {
-      const source = manifest.source as Manifest['source'] & { column?: number };
-      problems.push({
-        file: source.file,
-        document: source.document,
-        line: source.line,
-        ...(source.column !== undefined ? { column: source.column } : {}),
-        reason: 'InvalidManifest',
-        message: `${what}: ${message}`,
-      });
-    }
-  }
-  problems.sort((a, b) => a.file.localeCompare(b.file) || (a.document ?? 0) - (b.document ?? 0) || (a.line ?? 0) - (b.line ?? 0));
-  return { files: files.length, objects: manifests.length, problems };
+  const { manifests, problems } = lintManifests([...files]);
+  const invalid = new Set(problems.map((p) => `${p.file}#${p.document}`));
+  // Objects whose schema check failed are not checked further (their fields may not be there).
+  const deeper = manifests.filter((m) => !invalid.has(`${m.source.file}#${m.source.document}`)).flatMap(deeperProblems);
+  return { files: files.length, objects: manifests.length, problems: sortProblems([...problems, ...deeper]).map((p) => toLintProblem(p)) };
 }
 
 /** `file:line:column: message`, as compilers print, so editors and CI annotations can jump there. */
