@@ -14,7 +14,7 @@ import type { ControllerHandle } from '../harness/controller.ts';
 import { repoRoot, run, runOk, type RunResult } from '../harness/proc.ts';
 import { waitFor } from '../harness/wait.ts';
 import { analysisStep, errorRateTemplate } from '../harness/analysis.ts';
-import { condition, getGitSync, gitSync, waitGitSync } from '../harness/gitops.ts';
+import { condition, getGitSync, gitSync, gitSyncAccess, waitGitSync } from '../harness/gitops.ts';
 import { assertHealthyOn, canaryRollout, canaryServices, manifest, scenario, type Scenario } from '../harness/rollouts.ts';
 
 const env = attach();
@@ -243,7 +243,10 @@ describe('GitSync through kubectl sluice', () => {
         manifest(canaryServices(), canaryRollout({ replicas: 2, image, steps: [{ setWeight: weight }, { pause: {} }] }));
       const repo = await env.git.createRepo(ns, { files: { 'apps/demo.yaml': rollout('example/app:v1') }, message: 'v1' });
       const wc = await env.git.clone(repo);
-      await k.apply(manifest(gitSync('apps', { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m' })), { namespace: ns });
+      // A sync applies as the namespace's GitSync ServiceAccount, with the rights its owner grants.
+      await k.apply(manifest(gitSyncAccess(), gitSync('apps', { url: repo.httpUrl, ref: { branch: 'main' }, paths: ['apps'], interval: '10m' })), {
+        namespace: ns,
+      });
       await waitGitSync(k, ns, 'apps', 'first sync', (g) => assert.equal(condition(g, 'Ready')?.status, 'True'));
       const n = ['-n', ns];
 
