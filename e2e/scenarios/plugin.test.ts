@@ -14,7 +14,7 @@ import type { ControllerHandle } from '../harness/controller.ts';
 import { repoRoot, run, runOk, type RunResult } from '../harness/proc.ts';
 import { waitFor } from '../harness/wait.ts';
 import { analysisStep, errorRateTemplate } from '../harness/analysis.ts';
-import { condition, getGitSync, gitSync, gitSyncAccess, waitGitSync } from '../harness/gitops.ts';
+import { condition, getGitSync, gitSync, gitSyncAccess, positionIn, waitGitSync } from '../harness/gitops.ts';
 import { assertHealthyOn, canaryRollout, canaryServices, manifest, scenario, type Scenario } from '../harness/rollouts.ts';
 
 const env = attach();
@@ -237,7 +237,7 @@ describe('a canary driven through kubectl sluice', () => {
 });
 
 describe('GitSync through kubectl sluice', () => {
-  test('sync --wait on a good commit exits 0; on a bad one 1 with the file and line; set image on a managed Rollout warns', () =>
+  test('sync --wait on a good commit exits 0; on a bad one 1 with the file, line and column; set image on a managed Rollout warns', () =>
     inNamespace('plugin-git', async (ns) => {
       const rollout = (image: string, weight = 50) =>
         manifest(canaryServices(), canaryRollout({ replicas: 2, image, steps: [{ setWeight: weight }, { pause: {} }] }));
@@ -260,7 +260,7 @@ describe('GitSync through kubectl sluice', () => {
       const bad = await wc.commitAndPush('weight 150', { 'apps/demo.yaml': rollout('example/app:v3', 150) });
       r = await sluice(['sync', 'apps', ...n, '--wait', '--timeout', '60s']);
       assert.equal(r.code, 1, show(r));
-      assert.match(r.stderr, new RegExp(`^Sync failed: InvalidManifest in apps/demo\\.yaml:\\d+(:\\d+)? \\(document 4\\) at commit ${bad.slice(0, 12)}$`, 'm'));
+      assert.match(r.stderr, new RegExp(`^Sync failed: InvalidManifest in apps/demo\\.yaml:\\d+:\\d+ \\(document 4\\) at commit ${bad.slice(0, 12)}$`, 'm'));
       assert.match(r.stderr, /setWeight: Too big: expected number to be <=100/);
       assert.equal((await getGitSync(k, ns, 'apps')).status.lastSyncedCommit, good, 'nothing from the bad commit was applied');
 
@@ -277,30 +277,33 @@ describe('lint and convert on files', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('lint: exit 0 for valid manifests, 1 with file:line for every problem', async () => {
+  test('lint: exit 0 for valid manifests, 1 with file:line:column for every problem', async () => {
     writeFileSync(join(dir, 'good.yaml'), manifest(canaryServices(), canaryRollout({ steps: [{ setWeight: 20 }, { pause: {} }] })));
     assert.match(await sluiceOk(['lint', '-f', join(dir, 'good.yaml')]), /^1 file, 4 objects: no problems$/m);
     mkdirSync(join(dir, 'bad'));
-    writeFileSync(join(dir, 'bad', 'rollout.yaml'), manifest(canaryRollout({ steps: [{ setWeight: 150 }] })));
-    writeFileSync(
-      join(dir, 'bad', 'analysis.yaml'),
-      manifest({
-        ...errorRateTemplate(env, 'x'),
-        spec: { metrics: [{ name: 'm', failureCondition: 'result[0] >', provider: { prometheus: { address: 'http://p:9090', query: 'up' } } }] },
-      }),
-    );
+    const rolloutYaml = manifest(canaryRollout({ steps: [{ setWeight: 150 }] }));
+    const analysisYaml = manifest({
+      ...errorRateTemplate(env, 'x'),
+      spec: { metrics: [{ name: 'm', failureCondition: 'result[0] >', provider: { prometheus: { address: 'http://p:9090', query: 'up' } } }] },
+    });
+    writeFileSync(join(dir, 'bad', 'rollout.yaml'), rolloutYaml);
+    writeFileSync(join(dir, 'bad', 'analysis.yaml'), analysisYaml);
     const r = await sluice(['lint', '-f', join(dir, 'bad')]);
     assert.equal(r.code, 1, show(r));
-    assert.match(
-      r.stdout,
-      new RegExp(
-        `^${join(dir, 'bad', 'rollout.yaml')}:1(:\\d+)?: document 1: Rollout "demo": spec\\.strategy\\.canary\\.steps\\[0\\]\\.setWeight: Too big`,
-        'm',
+    // Each problem at the line and column of the failing value.
+    const weight = positionIn(rolloutYaml, 'setWeight: 150');
+    const condition = positionIn(analysisYaml, 'failureCondition: ');
+    assert.ok(
+      r.stdout.includes(
+        `${join(dir, 'bad', 'rollout.yaml')}:${weight.line}:${weight.column + 'setWeight: '.length}: document 1: Rollout "demo": spec.strategy.canary.steps[0].setWeight: Too big`,
       ),
+      show(r),
     );
-    assert.match(
-      r.stdout,
-      /analysis\.yaml:1(:\d+)?: document 1: AnalysisTemplate "error-rate": metric m: invalid failureCondition "result\[0\] >": syntax error/,
+    assert.ok(
+      r.stdout.includes(
+        `${join(dir, 'bad', 'analysis.yaml')}:${condition.line}:${condition.column + 'failureCondition: '.length}: document 1: AnalysisTemplate "error-rate": metric m: invalid failureCondition "result[0] >": syntax error`,
+      ),
+      show(r),
     );
     assert.match(r.stderr, /^2 problems in 2 of 2 files$/m);
   });
