@@ -20,7 +20,8 @@ export function buildProgram(io: CliIo): { program: Command; runtime: Runtime } 
   const runtime = new Runtime(io, program);
   program
     .description(
-      'Follow and steer Sluice rollouts: status for CI, the tree of a rollout, promote/abort/retry/pause/resume/undo/restart, analysis verdicts, Git sync, lint and convert.',
+      'Follow and steer Sluice rollouts: status for CI, the tree of a rollout, promote/abort/retry/pause/resume/undo/restart, ' +
+        'analysis verdicts, Git sync, lint and convert.',
     )
     .usage('[global options] <command> [args]')
     .option('--kubeconfig <path>', 'the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')

@@ -110,3 +110,17 @@ export async function run(argv: string[], opts: Parameters<typeof captureIo>[0] 
   const code = await main(argv, c.io);
   return { code, stdout: c.stdout(), stderr: c.stderr() };
 }
+
+/** Polls `fn` until it holds; fails after the deadline with the last error. */
+export async function eventually(what: string, fn: () => void, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}

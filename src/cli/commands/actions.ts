@@ -168,7 +168,8 @@ export function registerActions(program: Command, rt: Runtime): void {
     .summary('change container images, which starts a rollout')
     .description(
       "Set the image of containers of the Rollout's pod template (spec.template), which starts a rollout of a new revision. " +
-        "CONTAINER is a container (or init container) name, or * for all. For a Rollout managed by a GitSync the next sync puts Git's image back: change Git instead.",
+        'CONTAINER is a container (or init container) name, or * for all. ' +
+        "For a Rollout managed by a GitSync the next sync puts Git's image back: change Git instead.",
     )
     .argument('<name>', 'the Rollout')
     .argument('<container=image...>', 'one or more CONTAINER=IMAGE')

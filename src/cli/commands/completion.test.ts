@@ -112,7 +112,14 @@ test('completion bash: the script completes kubectl-sluice in bash', async () =>
     chmodSync(join(bin, 'kubectl-sluice'), 0o755);
     const script = (await run(['completion', 'bash'])).stdout;
     writeFileSync(join(bin, 'completion.bash'), script);
-    const probe = `source ${join(bin, 'completion.bash')}; COMP_WORDS=(kubectl-sluice set im); COMP_CWORD=2; _kubectl_sluice; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-sluice`;
+    const probe = [
+      `source ${join(bin, 'completion.bash')}`,
+      'COMP_WORDS=(kubectl-sluice set im)',
+      'COMP_CWORD=2',
+      '_kubectl_sluice',
+      `printf '%s\\n' "\${COMPREPLY[@]}"`,
+      'complete -p kubectl-sluice',
+    ].join('; ');
     const { stdout } = await promisify(execFile)('bash', ['-c', probe], { env: { ...process.env, PATH: [bin, process.env.PATH].join(delimiter) } });
     assert.equal(stdout, 'image\ncomplete -o default -F _kubectl_sluice kubectl-sluice\n');
   } finally {

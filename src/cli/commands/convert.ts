@@ -40,9 +40,13 @@ export function registerConvert(program: Command, rt: Runtime): void {
       for (const n of result.notes) rt.err(`${style.dim('note:')} ${at(n)}: ${n.message}\n`);
       for (const n of result.dropped) rt.err(`${style.yellow('not converted:')} ${at(n)}: ${n.message}\n`);
       const converted = result.documents.filter((d) => d.converted).length;
-      rt.err(
-        `${converted} object${converted === 1 ? '' : 's'} converted${result.dropped.length ? `, ${result.dropped.length} thing${result.dropped.length === 1 ? '' : 's'} not converted` : ''}${problems.length ? `, ${problems.length} unreadable document${problems.length === 1 ? '' : 's'}` : ''}\n`,
-      );
+      const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+      const summary = [
+        `${count(converted, 'object')} converted`,
+        ...(result.dropped.length ? [`${count(result.dropped.length, 'thing')} not converted`] : []),
+        ...(problems.length ? [`${count(problems.length, 'unreadable document')}`] : []),
+      ];
+      rt.err(`${summary.join(', ')}\n`);
       if (result.dropped.length > 0 || problems.length > 0) rt.exitCode = EXIT.failed;
     });
 }

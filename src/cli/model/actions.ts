@@ -40,7 +40,8 @@ const stepText = (index: number, count: number) => `${Math.min(index + 1, count)
 
 function specPausedReason(rollout: Rollout, what: string): string {
   const managed = rollout.metadata.annotations?.[GIT_SYNC_ANNOTATION];
-  return `Rollout ${nameOf(rollout)} is paused by spec.paused: true, which ${what} does not change; set spec.paused to false${managed ? ` in Git (GitSync ${managed} manages this Rollout)` : ''}`;
+  const where = managed ? ` in Git (GitSync ${managed} manages this Rollout)` : '';
+  return `Rollout ${nameOf(rollout)} is paused by spec.paused: true, which ${what} does not change; set spec.paused to false${where}`;
 }
 
 function nothingInProgress(rollout: Rollout, what: string): string {
@@ -84,7 +85,8 @@ export function planPromote(rollout: Rollout, opts: { full?: boolean } = {}): Ac
   }
   if (rollout.spec.strategy.blueGreen) {
     return refuse(
-      `Rollout ${name} (blue-green) is not paused: it switches on its own once the preview is ready; kubectl sluice promote --full ${name} switches as soon as it is, skipping auto-promotion waits`,
+      `Rollout ${name} (blue-green) is not paused: it switches on its own once the preview is ready; ` +
+        `kubectl sluice promote --full ${name} switches as soon as it is, skipping auto-promotion waits`,
     );
   }
   const count = rollout.spec.strategy.canary?.steps?.length ?? 0;

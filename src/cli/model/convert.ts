@@ -61,7 +61,9 @@ export function convertManifests(manifests: readonly Manifest[]): ConvertResult 
       result.dropped.push({
         source: manifest.source,
         object: what,
-        message: `Argo Rollouts kind ${manifest.object.kind} has no Sluice counterpart (Sluice converts Rollout, AnalysisTemplate and ClusterAnalysisTemplate); left out`,
+        message:
+          `Argo Rollouts kind ${manifest.object.kind} has no Sluice counterpart ` +
+          '(Sluice converts Rollout, AnalysisTemplate and ClusterAnalysisTemplate); left out',
       });
       continue;
     }
@@ -144,7 +146,8 @@ function shiftStartingStep(obj: Obj, emptied: readonly string[], note: (m: strin
   const before = removed.filter((i) => i < analysis.startingStep).length;
   if (before === 0) return;
   note(
-    `spec.strategy.canary.analysis.startingStep ${analysis.startingStep} is now ${analysis.startingStep - before}, as ${before} earlier step${before === 1 ? ' was' : 's were'} left out`,
+    `spec.strategy.canary.analysis.startingStep ${analysis.startingStep} is now ${analysis.startingStep - before}, ` +
+      `as ${before} earlier step${before === 1 ? ' was' : 's were'} left out`,
   );
   analysis.startingStep -= before;
 }
@@ -158,7 +161,8 @@ function convertTemplateSpec(spec: Obj | undefined, at: string, dropped: (m: str
     const providers = Object.keys(metric.provider ?? {}).filter((k) => metric.provider[k] !== undefined && metric.provider[k] !== null);
     if (providers.length !== 1 || providers[0] !== 'prometheus') {
       dropped(
-        `${at}.metrics[${i}] (${metric.name ?? 'unnamed'}): provider ${providers.join(', ') || '(none)'} is not supported (Sluice measures with Prometheus only); metric left out`,
+        `${at}.metrics[${i}] (${metric.name ?? 'unnamed'}): provider ${providers.join(', ') || '(none)'} is not supported ` +
+          '(Sluice measures with Prometheus only); metric left out',
       );
       return false;
     }
@@ -177,7 +181,8 @@ function convertTemplateSpec(spec: Obj | undefined, at: string, dropped: (m: str
       const check = compileCondition(cel.replace(/\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}/g, '0'));
       if (!check.ok) {
         dropped(
-          `${at}.metrics[${i}] (${metric.name}): ${field} "${original}" is not a CEL expression Sluice can evaluate (${check.error}); kept as it is: rewrite it in CEL, e.g. result[0] >= 0.95, size(result) == 0`,
+          `${at}.metrics[${i}] (${metric.name}): ${field} "${original}" is not a CEL expression Sluice can evaluate (${check.error}); ` +
+            'kept as it is: rewrite it in CEL, e.g. result[0] >= 0.95, size(result) == 0',
         );
         continue;
       }

@@ -55,7 +55,8 @@ function renderMetric(result: MetricView, spec: Metric | undefined, style: Style
     if (spec.provider.prometheus) out.push(`  Prometheus: ${spec.provider.prometheus.address}`);
   }
   out.push(
-    `  Counts:     ${result.count} measured: ${result.successful} successful, ${result.failed} failed, ${result.inconclusive} inconclusive, ${result.error} errors (${result.consecutiveError} consecutive)`,
+    `  Counts:     ${result.count} measured: ${result.successful} successful, ${result.failed} failed, ` +
+      `${result.inconclusive} inconclusive, ${result.error} errors (${result.consecutiveError} consecutive)`,
   );
   const queries = [...new Set(result.measurements.map((m) => m.query).filter((q): q is string => q !== undefined))];
   if (queries.length === 1) out.push(`  Query:      ${oneLine(queries[0] as string)}`);

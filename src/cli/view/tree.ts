@@ -38,7 +38,8 @@ function renderSummary(view: RolloutView, now: Date, style: Style): string {
   if (view.currentHash)
     lines.push([
       'Revision',
-      `${view.currentRevision ?? revision?.revision ?? '?'} (${view.currentHash})${view.stableHash === view.currentHash ? ', stable' : `, stable is ${orDash(view.stableHash)}`}`,
+      `${view.currentRevision ?? revision?.revision ?? '?'} (${view.currentHash})` +
+        (view.stableHash === view.currentHash ? ', stable' : `, stable is ${orDash(view.stableHash)}`),
     ]);
   if (view.gitRevision || view.gitSync) lines.push(['Git', `commit ${orDash(view.gitRevision)}${view.gitSync ? ` from GitSync ${view.gitSync}` : ''}`]);
   if (view.analysis)
