@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the e2e suite needs (Prometheus, Alertmanager).
+# Installs the Debian packages the e2e suite needs (Prometheus, Alertmanager, tmux).
 # Idempotent and quick when they are already installed.
 set -euo pipefail
 say() { printf '[setup-deps] %s\n' "$*" >&2; }
@@ -7,6 +7,8 @@ say() { printf '[setup-deps] %s\n' "$*" >&2; }
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# tmux: the plugin scenario reads `kubectl sluice get rollout --watch` off a pseudo terminal
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 # sshd for the git-over-ssh tests of `npm test` (they skip, saying why, where it is missing)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 # Lua 5.1 (Argo CD's dialect) and 5.4 for npm test's check of the Argo CD health script (it skips, saying why, without them)

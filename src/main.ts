@@ -18,6 +18,7 @@ import { createLeaderMetrics, holderIdentity, LeaderElector } from './controller
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
 import { censorLogValue, LOG_REDACT_PATHS } from './core/shared/redact.ts';
+import { VERSION } from './version.ts';
 
 const PHASES = ['Healthy', 'Progressing', 'Paused', 'Degraded'] as const;
 
@@ -49,6 +50,11 @@ async function main(): Promise<void> {
     labelNames: ['namespace', 'rollout', 'kind'],
     registers: [registry],
   });
+  // What `kubectl sluice version --metrics-url` reads.
+  new Gauge({ name: 'sluice_build_info', help: 'The running controller (always 1)', labelNames: ['version', 'node'], registers: [registry] }).set(
+    { version: VERSION, node: process.version },
+    1,
+  );
   const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});

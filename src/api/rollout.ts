@@ -25,6 +25,9 @@ export const AntiAffinity = z
   });
 export type AntiAffinity = z.infer<typeof AntiAffinity>;
 
+/** On every ReplicaSet of a Rollout: its revision number (1, 2, …; reusing an old ReplicaSet gives it the next number, as Deployments do). */
+export const REVISION_ANNOTATION = 'sluice.dev/revision';
+
 export const AnalysisArgValueFrom = z.object({
   podTemplateHashValue: z.enum(['Stable', 'Latest']).optional().describe('The stable or the latest pod-template hash'),
   fieldRef: z

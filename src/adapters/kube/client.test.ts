@@ -11,9 +11,9 @@ import { loadKubeConfig, RestKubeClient } from './client.ts';
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}, {name: d, cluster: {server: "https://127.0.0.2:6443"}}]
 users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
+contexts: [{name: x, context: {cluster: c, user: u}}, {name: y, context: {cluster: d, user: u, namespace: team-y}}]
 current-context: x
 `;
 
@@ -168,4 +168,22 @@ describe('RestKubeClient hardening', () => {
       await api.close();
     }
   });
+});
+
+test('kubeconfig: --context picks another context of the file, and an unknown one is a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-kc-'));
+  try {
+    const file = join(dir, 'config');
+    writeFileSync(file, KUBECONFIG);
+    const kc = loadKubeConfig(file, { context: 'y' });
+    assert.equal(kc.getCurrentCluster()?.server, 'https://127.0.0.2:6443');
+    assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, 'team-y');
+    assert.equal(loadKubeConfig(file).getCurrentCluster()?.server, 'https://127.0.0.1:6443');
+    assert.throws(() => loadKubeConfig(file, { context: 'z' }), /context "z" not found in the kubeconfig \(contexts: x, y\)/);
+    withEnv({ KUBECONFIG: file, KUBERNETES_SERVICE_HOST: undefined }, () => {
+      assert.equal(loadKubeConfig(undefined, { context: 'y' }).getCurrentCluster()?.server, 'https://127.0.0.2:6443');
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -49,7 +49,24 @@ function segment(value: string, what: string): string {
   return encodeURIComponent(value);
 }
 
-export function loadKubeConfig(path?: string): KubeConfig {
+export interface KubeConfigOptions {
+  /** A context of the kubeconfig to use instead of its current-context (kubectl's --context). */
+  context?: string;
+}
+
+export function loadKubeConfig(path?: string, opts: KubeConfigOptions = {}): KubeConfig {
+  const kc = readKubeConfig(path);
+  if (opts.context !== undefined) {
+    if (!kc.getContextObject(opts.context)) {
+      const known = kc.getContexts().map((c) => c.name);
+      throw new Error(`context "${opts.context}" not found in the kubeconfig (contexts: ${known.join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  return kc;
+}
+
+function readKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (path) {
     try {

@@ -1,12 +1,12 @@
 // The working state of one plan: observed facts indexed once, plus the actions, events and
 // wake-up times the strategy decides. Built and consumed inside plan(); never escapes it.
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
-import type { PauseCondition, PauseReason, Rollout, RolloutStatus } from '../../api/rollout.ts';
+import { REVISION_ANNOTATION, type PauseCondition, type PauseReason, type Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workload.ts';
 import { podTemplateHash } from '../shared/hash.ts';
 import type { Action, Observed } from './types.ts';
 
-export const REVISION_ANNOTATION = 'sluice.dev/revision';
+export { REVISION_ANNOTATION };
 export const FINALIZER = 'sluice.dev/service-selectors';
 
 export interface Context {
