@@ -20,3 +20,12 @@ test('no TypeScript line is longer than 160 characters', () => {
   );
   assert.deepEqual(long, []);
 });
+test('no source file is over 420 lines unless its top says why', () => {
+  const over = files
+    .filter((f) => !f.endsWith('.test.ts'))
+    .filter((f) => {
+      const lines = readFileSync(join(root, f), 'utf8').split('\n');
+      return lines.length > 420 && !lines.slice(0, 15).some((l) => /Long file/.test(l));
+    });
+  assert.deepEqual(over, []);
+});

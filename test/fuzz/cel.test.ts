@@ -5,7 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { COST_BUDGET, compileCondition, estimateCost, evaluateCondition, explainCondition, lastEvaluationSteps } from '../../src/core/analysis/cel.ts';
+import { COST_BUDGET, compileCondition, evaluateCondition, explainCondition, lastEvaluationSteps } from '../../src/core/analysis/cel.ts';
+import { estimateCost } from '../../src/core/analysis/cel-cost.ts';
 import { fuzzOptions } from '../helpers/fuzz.ts';
 
 const VARS = ['a', 'b', 'c'];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as setTimeoutPromise } from 'node:timers/promises';
-import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/verdicts.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/defaults.ts';
 import { MAX_REPLY_BYTES, PrometheusProvider, parsePrometheusNumber } from './prometheus.ts';
 import { KubeSecretReader } from '../../controller/runtime/secret-reader.ts';
 import { createMetricsProviderFactory } from './factory.ts';

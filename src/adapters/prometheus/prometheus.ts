@@ -6,7 +6,7 @@ import type { Result } from '../../core/shared/result.ts';
 import { PrometheusDriver } from 'prometheus-query';
 import { z } from 'zod';
 import type { MetricQueryError, MetricQueryOutcome, MetricQueryResult, MetricsProvider, MetricsQuery, QueryKind } from '../../ports/metrics.ts';
-import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/verdicts.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/defaults.ts';
 import { redactText, redactUrl } from '../../core/shared/redact.ts';
 
 /** Replies larger than this are refused (a query returning the whole TSDB is not a measurement). */

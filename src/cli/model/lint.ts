@@ -6,7 +6,7 @@
 import { AnalysisRunSpec, AnalysisTemplateSpec } from '../../api/analysis.ts';
 import { GitSyncSpec } from '../../api/git-sync.ts';
 import { GROUP } from '../../api/meta.ts';
-import { compileMetrics } from '../../core/analysis/verdicts.ts';
+import { compileMetrics } from '../../core/analysis/compile.ts';
 import { scheduleProblems } from '../../core/gitops/schedule.ts';
 import {
   leadingPath,

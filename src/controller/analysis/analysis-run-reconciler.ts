@@ -1,20 +1,14 @@
 // The AnalysisRun reconciler: observe (the run, its Secrets), take the measurements that are due,
-// decide (pure: src/core/analysis/verdicts.ts), act (one merge patch of the status subresource).
+// decide (pure: src/core/analysis/compile.ts, verdicts.ts, run-status.ts), act (one merge patch of the status subresource).
 // Level-based and idempotent; the caller's work queue requeues after `requeueAfterMs`.
 import type { Result } from '../../core/shared/result.ts';
 import type { Logger } from 'pino';
 import { AnalysisRun, type AnalysisPhase, type AnalysisRunStatus, type Measurement, type MetricProvider } from '../../api/analysis.ts';
 import { maskSecrets, resolveRunArgs, secretNamesOfArgs, substituteArgs, substitutePromQL, type ArgValue, type ArgValues } from '../../core/analysis/args.ts';
-import {
-  assessMeasurement,
-  calculateRunStatus,
-  compileMetrics,
-  dueMetrics,
-  errorMeasurement,
-  invalidRunStatus,
-  isCompleted,
-  type CompiledMetric,
-} from '../../core/analysis/verdicts.ts';
+import { assessMeasurement, errorMeasurement } from '../../core/analysis/verdicts.ts';
+import { calculateRunStatus, dueMetrics, invalidRunStatus } from '../../core/analysis/run-status.ts';
+import { compileMetrics, type CompiledMetric } from '../../core/analysis/compile.ts';
+import { isCompleted } from '../../core/analysis/defaults.ts';
 import { describeQueryError } from '../../core/analysis/metric-query.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';

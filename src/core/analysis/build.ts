@@ -14,7 +14,7 @@ import {
 import { API_VERSION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import type { Rollout, RolloutAnalysis, RolloutAnalysisArg } from '../../api/rollout.ts';
 import { resolveFieldPath, type ArgValue } from './args.ts';
-import { compileMetrics } from './verdicts.ts';
+import { compileMetrics } from './compile.ts';
 
 /** A template the caller has read: an AnalysisTemplate in the Rollout's namespace or a ClusterAnalysisTemplate. */
 export interface LoadedTemplate {

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCondition, evaluateCondition, explainCondition, formatCel, type ConditionInput } from './cel.ts';
+import { compileCondition, evaluateCondition, explainCondition, type ConditionInput } from './cel.ts';
+import { formatCel } from './cel-format.ts';
 
 function evaluate(source: string, input: ConditionInput) {
   const c = compileCondition(source);

@@ -5,23 +5,15 @@ import type { AnalysisRun, Measurement, MeasurementPhase, Metric, MetricResult, 
 import {
   assessMeasurement,
   calculateMetricPhase,
-  calculateNextMeasurementAt,
   calculateRunPhase,
-  calculateRunStatus,
-  compileMetrics,
-  dueMetrics,
-  effectiveCount,
-  invalidRunStatus,
-  isCompleted,
   measurementRetentionFor,
   recordMeasurement,
   errorMeasurement,
-  MAX_MEASUREMENT_MESSAGE_LENGTH,
-  MAX_MEASUREMENT_QUERY_LENGTH,
-  MAX_MEASUREMENT_VALUE_LENGTH,
   toConditionData,
-  type CompiledMetric,
 } from './verdicts.ts';
+import { calculateNextMeasurementAt, calculateRunStatus, dueMetrics, invalidRunStatus } from './run-status.ts';
+import { compileMetrics, type CompiledMetric } from './compile.ts';
+import { effectiveCount, isCompleted, MAX_MEASUREMENT_MESSAGE_LENGTH, MAX_MEASUREMENT_QUERY_LENGTH, MAX_MEASUREMENT_VALUE_LENGTH } from './defaults.ts';
 import type { MetricQueryOutcome, MetricQueryResult } from './metric-query.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
