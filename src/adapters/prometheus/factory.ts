@@ -1,5 +1,6 @@
 // Metrics providers keyed by type. An unknown type is an error naming the supported ones,
 // never a quiet fallback to Prometheus.
+import { redactUrl } from '../../core/shared/redact.ts';
 import type { MetricProvider } from '../../api/analysis.ts';
 import type { MetricsProviderFactory, ProviderResult } from '../../ports/metrics.ts';
 import type { SecretReader } from '../../ports/secrets.ts';
@@ -25,7 +26,7 @@ const builders: Record<string, Builder> = {
         ok: false,
         error: {
           kind: 'config',
-          message: `address ${redactUrlForMessage(spec.address)} is not allowed by this controller's policy (--analysis-allowed-addresses)`,
+          message: `address ${redactUrl(spec.address)} is not allowed by this controller's policy (--analysis-allowed-addresses)`,
         },
       };
     }
@@ -57,16 +58,4 @@ export function createMetricsProviderFactory(deps: MetricsFactoryDeps): MetricsP
       }
     },
   };
-}
-
-/** An address as it may appear in a message: without userinfo. */
-function redactUrlForMessage(address: string): string {
-  try {
-    const url = new URL(address);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return '(not a URL)';
-  }
 }

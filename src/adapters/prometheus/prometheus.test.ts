@@ -483,7 +483,10 @@ describe('metrics provider factory', () => {
     const refused = await f.forMetric({ prometheus: { address: 'http://user:pw@collector.evil.example/', query: 'q', authentication: auth } }, 'ns');
     assert.deepEqual(refused, {
       ok: false,
-      error: { kind: 'config', message: "address http://collector.evil.example/ is not allowed by this controller's policy (--analysis-allowed-addresses)" },
+      error: {
+        kind: 'config',
+        message: "address http://***@collector.evil.example/ is not allowed by this controller's policy (--analysis-allowed-addresses)",
+      },
     });
     assert.equal(reads, 0);
     const allowed = await f.forMetric({ prometheus: { address: 'http://prometheus.monitoring:9090', query: 'q' } }, 'ns');
