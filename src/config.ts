@@ -43,6 +43,8 @@ export const Config = z.object({
     })
     .describe('Hosts (host, *.domain, host:port or http(s) URL) analysis may query; empty = any'),
   reconcileQps: z.coerce.number().positive().describe('Reconciles per second per controller (token bucket)'),
+  kubeApiQps: z.coerce.number().min(0).describe('Requests per second to the API server (0 = no client-side limit)'),
+  kubeApiBurst: z.coerce.number().int().min(1).describe('Requests at once above that rate'),
   reconcileBurst: z.coerce.number().int().min(1).describe('Reconciles at once above the rate'),
   leaderElection: z
     .object({
@@ -65,12 +67,14 @@ export type Config = z.infer<typeof Config>;
 const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-addr HOST:PORT] [--health-addr HOST:PORT] [--log-level LEVEL] [--workers N]
               [--git-cache-dir DIR] [--webhook-addr HOST:PORT] [--gitsync-allow-cross-namespace] [--gitsync-allow-cluster-scoped] [--gitsync-allow-file-urls]
               [--gitsync-default-service-account NAME] [--analysis-allowed-addresses HOST,...] [--reconcile-qps N] [--reconcile-burst N]
+              [--kube-api-qps N] [--kube-api-burst N]
               [--leader-elect] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
               [--leader-elect-namespace NS] [--leader-elect-id NAME]
 Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
              SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED,
              SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false),
              SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT, SLUICE_ANALYSIS_ALLOWED_ADDRESSES, SLUICE_RECONCILE_QPS, SLUICE_RECONCILE_BURST,
+             SLUICE_KUBE_API_QPS, SLUICE_KUBE_API_BURST,
              SLUICE_LEADER_ELECT (true/false), SLUICE_LEADER_ELECT_LEASE_DURATION, SLUICE_LEADER_ELECT_RENEW_DEADLINE, SLUICE_LEADER_ELECT_RETRY_PERIOD,
              SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder`;
 
@@ -115,6 +119,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       'analysis-allowed-addresses': { type: 'string' },
       'reconcile-qps': { type: 'string' },
       'reconcile-burst': { type: 'string' },
+      'kube-api-qps': { type: 'string' },
+      'kube-api-burst': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-elect-lease-duration': { type: 'string' },
       'leader-elect-renew-deadline': { type: 'string' },
@@ -149,6 +155,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       .filter(Boolean),
     reconcileQps: values['reconcile-qps'] ?? env.SLUICE_RECONCILE_QPS ?? 100,
     reconcileBurst: values['reconcile-burst'] ?? env.SLUICE_RECONCILE_BURST ?? 300,
+    kubeApiQps: values['kube-api-qps'] ?? env.SLUICE_KUBE_API_QPS ?? 50,
+    kubeApiBurst: values['kube-api-burst'] ?? env.SLUICE_KUBE_API_BURST ?? 100,
     leaderElection: {
       enabled: flag(values['leader-elect'], env.SLUICE_LEADER_ELECT),
       namespace:

@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
   const kube = new RestKubeClient(kubeConfig, {
     userAgent: 'sluice-controller',
+    qps: config.kubeApiQps,
+    burst: config.kubeApiBurst,
     onInformerError: (kind, err) =>
       logger.warn(
         { resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) },

@@ -90,6 +90,16 @@ export interface Informer<T extends KubeObject = KubeObject> {
   onChange(handler: (type: WatchEventType, obj: T) => void): void;
 }
 
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /**
+   * Drops from each cached object what the controller never reads (memory at scale, as
+   * controller-runtime's cache transforms). Mutates the object; managedFields always go.
+   */
+  trim?: (obj: KubeObject) => void;
+}
+
 export interface KubeClient {
   get<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(kind: ResourceKind, namespace?: string, labelSelector?: string): Promise<T[]>;
@@ -101,7 +111,7 @@ export interface KubeClient {
     name: string,
     opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean },
   ): Promise<void>;
-  informer<T extends KubeObject = KubeObject>(kind: ResourceKind, opts?: { namespace?: string; labelSelector?: string }): Informer<T>;
+  informer<T extends KubeObject = KubeObject>(kind: ResourceKind, opts?: InformerOptions): Informer<T>;
   /** Maps apiVersion+kind to its resource (via discovery for kinds not in `kinds`). */
   resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined>;
   /**

@@ -54,6 +54,15 @@ test('kubeconfig: missing files in KUBECONFIG are skipped; none at all is a clea
   }
 });
 
+/** Polls a condition until it holds (a deadline of 5 s). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** A stand-in API server on 127.0.0.1: `handle` answers, every request is recorded. */
 async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void) {
   const requests: Array<{ at: number; method: string; url: URL }> = [];
@@ -84,6 +93,42 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
 };
 
 describe('RestKubeClient hardening', () => {
+  test('informers keep no managedFields, apply their trim, and watch with bookmarks', async () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'ns', resourceVersion: '3', managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] },
+      status: { phase: 'Running' },
+    };
+    const api = await fakeApiServer((_req, res, url) => {
+      if (url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'content-type': 'application/json' }); // held open: no events
+        return;
+      }
+      sendJson(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '5' }, items: [pod] });
+    });
+    const client = new RestKubeClient(api.kc);
+    const informer = client.informer(kinds.pod, {
+      trim: (o) => {
+        (o as { spec?: unknown }).spec = { nodeName: (o as { spec?: { nodeName?: string } }).spec?.nodeName };
+      },
+    });
+    try {
+      await informer.start();
+      const cached = informer.get('ns', 'p') as { metadata?: { managedFields?: unknown }; spec?: unknown } | undefined;
+      assert.ok(cached);
+      assert.equal(cached.metadata?.managedFields, undefined);
+      assert.deepEqual(cached.spec, { nodeName: 'n1' });
+      await waitUntil(() => api.requests.some((r) => r.url.searchParams.get('watch') === 'true'));
+      const watch = api.requests.find((r) => r.url.searchParams.get('watch') === 'true');
+      assert.equal(watch?.url.searchParams.get('allowWatchBookmarks'), 'true');
+    } finally {
+      await informer.stop();
+      await api.close();
+    }
+  });
+
   test('apiVersion and kind are validated before they go into a request path', async () => {
     const api = await fakeApiServer((_req, res) => sendJson(res, 404, { kind: 'Status', reason: 'NotFound', message: 'no' }));
     try {

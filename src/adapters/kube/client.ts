@@ -7,10 +7,12 @@ import http from 'node:http';
 import { delimiter } from 'node:path';
 import https from 'node:https';
 import { KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { TokenBucket } from './rate-limit.ts';
 import {
   KubeError,
   kinds,
   type Informer,
+  type InformerOptions,
   type KubeClient,
   type KubeObject,
   type PatchOptions,
@@ -35,6 +37,33 @@ export interface RestOptions {
   discoveryTtlMs?: { missing: number; found: number };
   /** For tests: milliseconds now. */
   now?: () => number;
+  /** Client-side rate limit of requests (watches aside), as client-go's QPS and burst; 0 = none. */
+  qps?: number;
+  burst?: number;
+  /** How long the authentication read from the kubeconfig is reused (a rotated token is read again after it). */
+  authRefreshMs?: number;
+}
+
+/** Watches that ask for bookmarks, so a reconnect resumes from a recent resourceVersion instead of relisting. */
+class BookmarkingWatch extends Watch {
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
+  }
+}
+
+/**
+ * What an informer keeps of each object: never managedFields (they are much of an object's size
+ * and nothing reads them from a cache), and for some kinds less (the informer's `trim`). The
+ * cache holds the object the event handlers get, so trimming it here trims the cache.
+ */
+function trimInPlace(obj: KubernetesObject, trim: ((o: KubernetesObject) => void) | undefined): void {
+  if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  trim?.(obj);
 }
 
 /** A group/version as the API server accepts it: `v1`, `apps/v1`, `sluice.dev/v1alpha1`. */
@@ -109,7 +138,9 @@ export class RestKubeClient implements KubeClient {
   private readonly server: URL;
   private readonly opts: Required<Omit<RestOptions, 'onInformerError'>> & Pick<RestOptions, 'onInformerError'>;
   private readonly discovered = new Map<string, { kind: ResourceKind | undefined; at: number }>();
-  private requestOptions?: Promise<https.RequestOptions>;
+  private requestOptions?: { options: Promise<https.RequestOptions>; at: number };
+  /** Shared with the impersonating clients made from this one: one budget for the process. */
+  private limiter: TokenBucket;
   /** Requests made, by verb: the benchmarks read API cost from here. */
   readonly requestCount: Record<string, number> = {};
 
@@ -124,17 +155,33 @@ export class RestKubeClient implements KubeClient {
       informerBackoff: opts.informerBackoff ?? { baseMs: 1000, maxMs: 60_000 },
       discoveryTtlMs: opts.discoveryTtlMs ?? { missing: 30_000, found: 10 * 60_000 },
       now: opts.now ?? Date.now,
+      qps: opts.qps ?? 50,
+      burst: opts.burst ?? 100,
+      authRefreshMs: opts.authRefreshMs ?? 60_000,
       ...(opts.onInformerError ? { onInformerError: opts.onInformerError } : {}),
     };
+    this.limiter = new TokenBucket(this.opts.qps, this.opts.burst);
   }
 
+  /**
+   * TLS and authentication from the kubeconfig, read again every authRefreshMs: an in-cluster
+   * ServiceAccount token is rotated by the kubelet, and a token read once would expire.
+   */
   private baseOptions(): Promise<https.RequestOptions> {
-    this.requestOptions ??= (async () => {
-      const o: https.RequestOptions = { headers: {} };
-      await this.config.applyToHTTPSOptions(o);
-      return o;
-    })();
-    return this.requestOptions;
+    const now = this.opts.now();
+    if (!this.requestOptions || now - this.requestOptions.at >= this.opts.authRefreshMs) {
+      const options = (async () => {
+        const o: https.RequestOptions = { headers: {} };
+        await this.config.applyToHTTPSOptions(o);
+        return o;
+      })();
+      // A failed read is not kept: the next request tries again.
+      options.catch(() => {
+        if (this.requestOptions?.options === options) this.requestOptions = undefined;
+      });
+      this.requestOptions = { options, at: now };
+    }
+    return this.requestOptions.options;
   }
 
   /** The request path of a resource; every part is checked and encoded (a manifest's names never steer the request elsewhere). */
@@ -148,6 +195,7 @@ export class RestKubeClient implements KubeClient {
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     this.requestCount[method] = (this.requestCount[method] ?? 0) + 1;
+    await this.limiter.take();
     const base = await this.baseOptions();
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -248,7 +296,7 @@ export class RestKubeClient implements KubeClient {
     await this.request('DELETE', this.path(kind, namespace, name) + (params.size ? `?${params}` : ''), body);
   }
 
-  informer<T extends KubeObject>(kind: ResourceKind, opts: { namespace?: string; labelSelector?: string } = {}): Informer<T> {
+  informer<T extends KubeObject>(kind: ResourceKind, opts: InformerOptions = {}): Informer<T> {
     const path = this.path(kind, opts.namespace);
     const listFn = async () => {
       const query = opts.labelSelector ? `?labelSelector=${encodeURIComponent(opts.labelSelector)}` : '';
@@ -262,6 +310,7 @@ export class RestKubeClient implements KubeClient {
     const handlers: Array<(type: WatchEventType, obj: T) => void> = [];
     let lw: ListWatch<KubernetesObject> | undefined;
     const emit = (type: WatchEventType) => (obj: KubernetesObject) => {
+      if (type !== 'DELETED') trimInPlace(obj, opts.trim as ((o: KubernetesObject) => void) | undefined);
       for (const h of handlers) h(type, obj as T);
     };
     let firstList: Promise<void> | undefined;
@@ -271,7 +320,7 @@ export class RestKubeClient implements KubeClient {
       // list, so waiting on it would let reconciles see an empty cache: Services "missing".)
       start: () => {
         firstList ??= (async () => {
-          const watcher = new ListWatch(path, new Watch(this.config), listFn, false, opts.labelSelector);
+          const watcher = new ListWatch(path, new BookmarkingWatch(this.config), listFn, false, opts.labelSelector);
           lw = watcher;
           watcher.on('add', emit('ADDED'));
           watcher.on('update', emit('MODIFIED'));
@@ -335,6 +384,7 @@ export class RestKubeClient implements KubeClient {
     if (!client) {
       client = new RestKubeClient(this.config, this.opts);
       client.impersonation = { user, groups: [...groups] };
+      client.limiter = this.limiter;
       this.impersonating.set(key, client);
     }
     return client;

@@ -42,7 +42,7 @@ export class RolloutController extends Controller {
     const { kube, namespace } = opts;
     const scope = namespace ? { namespace } : {};
     const replicaSets = kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL });
-    const pods = kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL });
+    const pods = kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL, trim: trimPod });
     const analysisRuns = opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope);
     const caches: RolloutCaches = {
       rollouts: kube.informer(kinds.rollout, scope),
@@ -112,6 +112,13 @@ export class RolloutController extends Controller {
     });
     this.caches = caches;
   }
+}
+
+/** A Rollout reconcile reads of a pod only its metadata, its node and its readiness. */
+function trimPod(pod: KubeObject): void {
+  const p = pod as KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string; conditions?: unknown } };
+  p.spec = p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {};
+  p.status = { ...(p.status?.phase ? { phase: p.status.phase } : {}), ...(p.status?.conditions ? { conditions: p.status.conditions } : {}) };
 }
 
 function namesService(rollout: KubeObject, service: string | undefined): boolean {
