@@ -144,7 +144,27 @@ describe('hardening: nothing gets stuck', () => {
         assert.ok(refusals >= 1 && refusals <= 5, `the controller gave up ${refusals} times in 20 s`);
         // Once the policy goes, the next (slow) retry or any change writes the abort.
         await k.run(['delete', 'validatingadmissionpolicybinding', policy]);
-        await s.patchSpec({ minReadySeconds: 0 });
+        // Its removal takes effect asynchronously too: wait until a Degraded status is accepted.
+        await waitFor(
+          'the admission policy is gone',
+          async () =>
+            (
+              await k.run([
+                'patch',
+                'rollout',
+                'demo',
+                '-n',
+                ns,
+                '--subresource=status',
+                '--type=merge',
+                '-p',
+                '{"status":{"phase":"Degraded"}}',
+                '--dry-run=server',
+              ])
+            ).code === 0,
+          { timeoutMs: 30_000 },
+        );
+        await s.patchSpec({ minReadySeconds: 1 });
         await s.waitFor('Degraded once allowed, the condition gone', (v) => {
           assert.equal(v.rollout.status.phase, 'Degraded');
           assert.equal(
