@@ -129,8 +129,16 @@ class Bench {
     const d = this.env.descriptor;
     const common = { kubeconfig: d.kubeconfig, apiServer: d.server, prometheusUrl: d.prometheus.url, stateDir: d.stateDir };
     if (c === 'sluice') {
-      // as e2e/harness/controller.ts starts it, but at info level like the peers
-      const h: ControllerHandle = await startController({ kubeconfig: d.kubeconfig, stateDir: d.stateDir, name: 'sluice', env: { SLUICE_LOG_LEVEL: 'info' } });
+      // As in production: the emitted JavaScript (npm run bench builds it first; no type stripping
+      // at start), at info level like the peers.
+      const entry = join(repoRoot, 'dist', 'main.js');
+      const h: ControllerHandle = await startController({
+        kubeconfig: d.kubeconfig,
+        stateDir: d.stateDir,
+        name: 'sluice',
+        env: { SLUICE_LOG_LEVEL: 'info' },
+        entry,
+      });
       return { pid: h.pid(), logFile: h.logFile, stop: () => h.stop() };
     }
     if (!this.peers) throw new Error('peers not built');
