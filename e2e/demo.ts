@@ -10,9 +10,11 @@
 //   npm run demo
 //   E2E_ENV=/tmp/sluice-e2e-…/env.json npm run demo    # use an environment `node e2e/run.ts up` started
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { attach, type AttachedEnv } from './harness/attach.ts';
 import type { ControllerHandle } from './harness/controller.ts';
+import { kubectlBin } from './harness/kubectl.ts';
 import { startEnv, type Env } from './harness/env.ts';
 import { log, onShutdown, repoRoot, run } from './harness/proc.ts';
 import { canaryRollout, canaryServices, manifest, rolloutEvents, view, type View } from './harness/rollouts.ts';
@@ -133,6 +135,25 @@ function healthyOn(image: string) {
   };
 }
 
+/**
+ * `kubectl sluice` for the shell the demo prints commands for: shims in dist/bin that run the
+ * built plugin (npm run demo builds it) on this Node 24, whatever Node the system has.
+ * Undefined when nothing is built.
+ */
+function pluginShims(): string | undefined {
+  const dist = join(repoRoot, 'dist');
+  if (!existsSync(join(dist, 'cli', 'kubectl-sluice.js'))) return undefined;
+  const bin = join(dist, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const [name, file] of [
+    ['kubectl-sluice', 'kubectl-sluice.js'],
+    ['kubectl_complete-sluice', 'kubectl-complete-sluice.js'],
+  ] as const) {
+    writeFileSync(join(bin, name), `#!/bin/sh\nexec "${process.execPath}" "${join(dist, 'cli', file)}" "$@"\n`, { mode: 0o755 });
+  }
+  return bin;
+}
+
 async function main(): Promise<void> {
   out(bold('Sluice demo: a canary rollout on a local Kubernetes control plane'));
   out(dim('(the first run builds Kubernetes from source, about 7 minutes on 2 cores; later runs start in seconds)'));
@@ -205,18 +226,18 @@ async function main(): Promise<void> {
   out();
   out(bold(`v2 is stable after ${((Date.now() - t0) / 1000).toFixed(0)}s.`) + ' Everything keeps running; try it from another terminal:');
   out();
-  const patchImage = (tag: string) =>
-    `kubectl -n ${NS} patch rollout ${NAME} --type=json -p '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"example/demo:${tag}"}]'`;
-  const status = (json: string) => `kubectl -n ${NS} patch rollout ${NAME} --subresource=status --type=merge -p '${json}'`;
+  // kubectl of the cluster's minor version (the machine's may be older and warn on every call), and
+  // the plugin from this repository (npm run demo built it) as `kubectl sluice`.
+  const kubectlDir = dirname(kubectlBin());
+  const pluginDir = pluginShims();
   out(`  export KUBECONFIG=${e.kubeconfig}`);
+  out(`  export PATH=${pluginDir ? `${pluginDir}:` : ''}${kubectlDir === '.' ? '' : `${kubectlDir}:`}$PATH   ${dim('# kubectl 1.35 and kubectl sluice')}`);
+  out(`  kubectl sluice get rollout ${NAME} -n ${NS} --watch     ${dim('# the tree, redrawn as it changes')}`);
+  out(`  kubectl sluice set image ${NAME} app=example/demo:v3 -n ${NS}     ${dim('# a new version')}`);
+  out(`  kubectl sluice promote ${NAME} -n ${NS}     ${dim('# out of a pause (--full: skip the remaining steps)')}`);
+  out(`  kubectl sluice abort ${NAME} -n ${NS}     ${dim('# all traffic back to stable')}`);
+  out(`  kubectl sluice pause ${NAME} -n ${NS}; kubectl sluice resume ${NAME} -n ${NS}`);
   out(`  kubectl -n ${NS} get rollouts,replicasets,pods,services -o wide`);
-  out(`  kubectl -n ${NS} get events --sort-by=.lastTimestamp`);
-  out(`  ${patchImage('v3')}     ${dim('# a new version')}`);
-  out(`  ${status('{"status":{"abort":true}}')}     ${dim('# abort: all traffic back to stable')}`);
-  const pause = JSON.stringify({ status: { pauseConditions: [{ reason: 'UserPause', startTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } });
-  out(`  ${status(pause)}     ${dim('# pause')}`);
-  out(`  ${status('{"status":{"pauseConditions":null}}')}     ${dim('# resume / promote out of a pause')}`);
-  out(`  ${status('{"status":{"promoteFull":true}}')}     ${dim('# promote --full: skip the remaining steps')}`);
   out(`  kubectl -n ${NS} scale rollout ${NAME} --replicas=8`);
   out();
   out(`  Controller log: ${controller.logFile}`);
