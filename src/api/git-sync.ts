@@ -22,6 +22,8 @@ export const GIT_SYNC_FIELD_MANAGER = 'sluice-gitsync';
 export const GIT_REVISION_ANNOTATION = 'sluice.dev/git-revision';
 /** Stamped on every applied object: `<namespace>/<name>` of the GitSync that manages it. */
 export const GIT_SYNC_ANNOTATION = 'sluice.dev/git-sync';
+/** A digest of what a sync applied to an object: the next sync with the same digest and no drift applies nothing. */
+export const APPLIED_HASH_ANNOTATION = 'sluice.dev/applied-hash';
 /** Set (to any new value, e.g. a timestamp) by `kubectl sluice sync` or the webhook receiver: sync now. */
 export const SYNC_REQUESTED_ANNOTATION = 'sluice.dev/sync-requested-at';
 

@@ -125,6 +125,23 @@ describe('GitSync: the life of a repository', () => {
     assert.equal(w.get(kinds.rollout, 'web')?.metadata?.annotations?.[GIT_REVISION_ANNOTATION], before);
   });
 
+  test('a sync of an unchanged commit applies nothing: no dry run, no apply (each object read once)', async () => {
+    w.clock.advance(60_000);
+    const before = w.kube.impersonated.length;
+    await w.reconcile();
+    const sent = w.kube.impersonated.slice(before);
+    assert.ok(
+      sent.some((r) => / get /.test(r)),
+      'the live objects are read',
+    );
+    assert.deepEqual(
+      sent.filter((r) => / patch /.test(r)),
+      [],
+      'nothing is applied or dry-run',
+    );
+    assert.equal(condition(w.status(), 'Ready')?.status, 'True');
+  });
+
   test('drift in fields Git owns is corrected; what people and the controller own is left alone', async () => {
     await w.kube.patch(kinds.service, 'team', 'web', { spec: { selector: { app: 'hijacked' } } }, { type: 'merge' });
     await w.kube.patch(kinds.rollout, 'team', 'web', { spec: { template: { spec: { containers: [{ name: 'web', image: 'web:evil' }] } } } }, { type: 'merge' });

@@ -12,7 +12,16 @@
 import type { Logger } from 'pino';
 import { durationToMs } from '../../api/duration.ts';
 import { DEFAULT_TIMEOUT, GIT_SYNC_FIELD_MANAGER, type GitSyncSpec, type GitSyncStatus, type InventoryEntry } from '../../api/git-sync.ts';
-import { applyOrder, autoscaledRollouts, calculatePrune, isOwnedBy, managedByOther, prepareForApply } from '../../core/gitops/desired.ts';
+import {
+  applyOrder,
+  autoscaledRollouts,
+  calculatePrune,
+  isNoopApply,
+  isOwnedBy,
+  managedByOther,
+  prepareForApply,
+  stampAppliedHash,
+} from '../../core/gitops/desired.ts';
 import { classifyApiError, manifestFailure, syncFailure, type SyncFailure } from '../../core/gitops/failures.ts';
 import {
   apiErrorField,
@@ -101,6 +110,8 @@ export interface PreparedObject {
   d: DesiredObject;
   body: ManifestObject;
   live: KubeObject | undefined;
+  /** Applying it would change nothing (isNoopApply): no dry run, no apply. */
+  unchanged: boolean;
 }
 
 /** A request about objects: deadline first; no answer or a forbidden one ends the sync (as the core classifies it). */
@@ -229,7 +240,8 @@ export async function validatePhase(ctx: SyncContext, manifests: Manifest[], com
   const autoscaled = await findAutoscaled(ctx, placed.objects, commit);
   return applyOrder(placed.objects).map((d) => {
     const current = live.get(refKey(d.ref));
-    return { d, live: current, body: prepareForApply(d, { commit, gitSync: ctx.key, autoscaled, live: current }) };
+    const body = stampAppliedHash(prepareForApply(d, { commit, gitSync: ctx.key, autoscaled, live: current }));
+    return { d, live: current, body, unchanged: isNoopApply(body, current) };
   });
 }
 
@@ -248,7 +260,8 @@ const applyOptions = { type: 'apply', fieldManager: GIT_SYNC_FIELD_MANAGER, forc
 /** 4. Dry run of every object: the API server's own validation, admission included; a refusal points at the field it names. */
 export async function dryRunPhase(ctx: SyncContext, prepared: PreparedObject[], commit: string): Promise<void> {
   const problems: ManifestProblem[] = [];
-  for (const { d, body } of prepared) {
+  for (const { d, body, unchanged } of prepared) {
+    if (unchanged) continue;
     const what = `apply ${describeRef(d.ref)}`;
     try {
       await kubeCall(ctx, what, () => ctx.kube.patch(d.resource as ResourceKind, d.ref.namespace, d.ref.name, body, { ...applyOptions, dryRun: true }), commit);
@@ -266,7 +279,11 @@ export async function dryRunPhase(ctx: SyncContext, prepared: PreparedObject[], 
 export async function applyPhase(ctx: SyncContext, prepared: PreparedObject[], commit: string): Promise<{ applied: InventoryEntry[]; changed: number }> {
   const applied: InventoryEntry[] = [];
   let changed = 0;
-  for (const { d, body, live } of prepared) {
+  for (const { d, body, live, unchanged } of prepared) {
+    if (unchanged) {
+      applied.push(d.ref);
+      continue;
+    }
     try {
       const result = await kubeCall(
         ctx,

@@ -1,9 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, type InventoryEntry } from '../../api/git-sync.ts';
+import { APPLIED_HASH_ANNOTATION, GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, type InventoryEntry } from '../../api/git-sync.ts';
 import { ROLLOUT, SCOPE, SERVICE, kindOf, manifest } from '../../../test/helpers/manifests.ts';
-import { applyOrder, autoscaledRollouts, calculatePrune, managedByOther, prepareForApply, specChanged } from './desired.ts';
+import { applyOrder, autoscaledRollouts, calculatePrune, isNoopApply, managedByOther, prepareForApply, specChanged, stampAppliedHash } from './desired.ts';
+import type { ManifestObject } from './manifests.ts';
 import { placeManifests, refKey } from './placement.ts';
 
 describe('the field contract', () => {
@@ -144,5 +145,45 @@ describe('order and prune', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+const service = (ports: unknown[], extra: Record<string, string> = {}): ManifestObject => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'web', namespace: 'team', labels: { app: 'web', ...extra } },
+  spec: { selector: { app: 'web' }, ports },
+});
+/** What the API server makes of an applied body: defaults filled in, its own metadata. */
+const liveOf = (body: ManifestObject) => ({
+  ...body,
+  metadata: { ...body.metadata, labels: { ...body.metadata.labels }, uid: 'u', resourceVersion: '7', managedFields: [] },
+  spec: { ...(body.spec as object), clusterIP: '10.0.0.1', ports: ((body.spec as { ports: object[] }).ports ?? []).map((p) => ({ protocol: 'TCP', ...p })) },
+});
+
+describe('applying only what would change', () => {
+  const body = stampAppliedHash(service([{ port: 80 }]));
+  test('the digest stamps the body and ignores an older digest', () => {
+    assert.match(body.metadata.annotations?.[APPLIED_HASH_ANNOTATION] ?? '', /^[0-9a-f]{32}$/);
+    assert.deepEqual(stampAppliedHash(body), body);
+  });
+  test('the same body over what it made (server defaults included) is a no-op', () => assert.equal(isNoopApply(body, liveOf(body)), true));
+  test('a first sync (no digest on the live object) applies', () => assert.equal(isNoopApply(body, liveOf(service([{ port: 80 }]))), false));
+  test('drift in a field Git sets applies', () => {
+    const drifted = liveOf(body);
+    drifted.metadata.labels.app = 'hijacked';
+    assert.equal(isNoopApply(body, drifted), false);
+    const more = liveOf(body);
+    (more.spec.ports as unknown[]).push({ port: 81 });
+    assert.equal(isNoopApply(body, more), false);
+  });
+  test('a field dropped from Git applies (the digest differs), so server-side apply removes it', () => {
+    const before = stampAppliedHash(service([{ port: 80 }], { tier: 'front' }));
+    const after = stampAppliedHash(service([{ port: 80 }]));
+    assert.equal(isNoopApply(after, liveOf(before)), false);
+  });
+  test('no live object, or one that is not an object, is never a no-op', () => {
+    assert.equal(isNoopApply(body, undefined), false);
+    assert.equal(isNoopApply(body, 'x'), false);
   });
 });

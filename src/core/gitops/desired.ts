@@ -13,8 +13,9 @@
 //   they live in the Rollout's status, which a sync never writes.
 // - An autoscaler owns spec.replicas of a Rollout that a HorizontalPodAutoscaler targets:
 //   spec.replicas is dropped from what is applied.
-import { GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, type InventoryEntry } from '../../api/git-sync.ts';
+import { APPLIED_HASH_ANNOTATION, GIT_REVISION_ANNOTATION, GIT_SYNC_ANNOTATION, type InventoryEntry } from '../../api/git-sync.ts';
 import { GROUP, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import { createHash } from 'node:crypto';
 import { stableStringify } from '../shared/hash.ts';
 import { splitApiVersion, type ManifestObject } from './manifests.ts';
 import { refKey, type DesiredObject } from './placement.ts';
@@ -169,4 +170,36 @@ export function normaliseInventory(entries: ReadonlyArray<InventoryEntry>): Inve
   const byKey = new Map<string, InventoryEntry>();
   for (const e of entries) byKey.set(refKey(e), e);
   return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, e]) => e);
+}
+
+/**
+ * The body to apply, stamped with a digest of itself (APPLIED_HASH_ANNOTATION): the next sync can
+ * tell that applying the same body again would change nothing, without asking the API server.
+ */
+export function stampAppliedHash(body: ManifestObject): ManifestObject {
+  const { [APPLIED_HASH_ANNOTATION]: _old, ...annotations } = body.metadata.annotations ?? {};
+  const unstamped = { ...body, metadata: { ...body.metadata, annotations } };
+  const digest = createHash('sha256').update(stableStringify(unstamped)).digest('hex').slice(0, 32);
+  return { ...body, metadata: { ...body.metadata, annotations: { ...annotations, [APPLIED_HASH_ANNOTATION]: digest } } };
+}
+
+/**
+ * Whether applying `body` would change nothing: the live object was last applied from the same
+ * body (its digest), and still holds every value the body sets (nobody changed a field Git owns:
+ * drift is applied). A field Git dropped changes the digest, so it is applied too (server-side
+ * apply then removes it). Saves a dry run and an apply per unchanged object of every sync.
+ */
+export function isNoopApply(body: ManifestObject, live: unknown): boolean {
+  const digest = body.metadata.annotations?.[APPLIED_HASH_ANNOTATION];
+  const liveMeta = (live as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata;
+  if (!digest || liveMeta?.annotations?.[APPLIED_HASH_ANNOTATION] !== digest) return false;
+  const { apiVersion: _v, kind: _k, ...fields } = body;
+  return holds(live, fields);
+}
+
+/** Whether `live` holds every value of `desired` (objects by key, lists element by element, of the same length). */
+function holds(live: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => holds(live[i], d));
+  if (isPlainObject(desired)) return isPlainObject(live) && Object.entries(desired).every(([k, v]) => v === undefined || holds(live[k], v));
+  return stableStringify(live) === stableStringify(desired);
 }
