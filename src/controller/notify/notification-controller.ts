@@ -1,0 +1,147 @@
+// The notification controller: the shell (src/controller/runtime/controller.ts) over the
+// NotificationPolicy cache, fed by the Events the one recorder labels and by the Rollouts and
+// GitSyncs they are about (a problem is over when the object says so). It is started like the
+// other controllers, so when only the leader runs controllers, only the leader sends.
+import type { Logger } from 'pino';
+import { EVENT_LABEL, EVENT_LABEL_VALUE } from '../../api/notification-policy.ts';
+import type { Clock } from '../../ports/clock.ts';
+import { KubeError, kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
+import type { NotifierFactory } from '../../ports/notifier.ts';
+import type { SecretReader } from '../../ports/secrets.ts';
+import { Controller, keyOf, parseKey } from '../runtime/controller.ts';
+import { EventRecorder, type EventSource } from '../runtime/events.ts';
+import type { ControllerMetrics } from '../runtime/metrics.ts';
+import { StatusWriter } from '../runtime/status-writer.ts';
+import type { OutboxSettings } from '../../core/notify/outbox.ts';
+import { NotificationReconciler, type DefaultPolicy, type NotificationCaches } from './notification-reconciler.ts';
+import { noNotifyMetrics, type NotifyMetrics } from './notify-metrics.ts';
+
+export interface NotificationControllerOptions {
+  kube: KubeClient;
+  clock: Clock;
+  logger: Logger;
+  secrets: SecretReader;
+  notifiers: NotifierFactory;
+  namespace?: string;
+  /** Shared caches of the other controllers (created here when absent). */
+  rollouts?: Informer;
+  gitSyncs?: Informer;
+  defaults?: DefaultPolicy;
+  settings?: Partial<OutboxSettings>;
+  workers?: number;
+  metrics?: ControllerMetrics;
+  notifyMetrics?: NotifyMetrics;
+  eventSource?: EventSource;
+}
+
+export class NotificationController {
+  readonly caches: NotificationCaches;
+  private readonly shell: Controller;
+  private readonly opts: NotificationControllerOptions;
+  private readonly log: Logger;
+
+  constructor(opts: NotificationControllerOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ controller: 'notification' });
+    const { kube, namespace } = opts;
+    const scope = namespace ? { namespace } : {};
+    const caches: NotificationCaches = {
+      policies: kube.informer(kinds.notificationPolicy, scope),
+      events: kube.informer(kinds.event, { ...scope, labelSelector: `${EVENT_LABEL}=${EVENT_LABEL_VALUE}` }),
+      rollouts: opts.rollouts ?? kube.informer(kinds.rollout, scope),
+      gitSyncs: opts.gitSyncs ?? kube.informer(kinds.gitSync, scope),
+    };
+    this.caches = caches;
+    const now = () => opts.clock.now();
+    const reconciler = new NotificationReconciler({
+      caches,
+      secrets: opts.secrets,
+      notifiers: opts.notifiers,
+      clock: opts.clock,
+      status: new StatusWriter(kube, now),
+      events: new EventRecorder(
+        kube,
+        now,
+        opts.eventSource ?? { component: 'sluice-controller', reportingComponent: 'sluice.dev/controller', instance: process.env.HOSTNAME ?? 'local' },
+      ),
+      metrics: opts.notifyMetrics ?? noNotifyMetrics,
+      ...(opts.defaults ? { defaults: opts.defaults } : {}),
+      ...(opts.settings ? { settings: opts.settings } : {}),
+    });
+    // Every policy of the object's namespace looks (and the cluster default, which covers all).
+    const policiesFor = (obj: KubeObject) => {
+      const ns = obj.metadata?.namespace ?? (obj as { involvedObject?: { namespace?: string } }).involvedObject?.namespace;
+      const keys = caches.policies.list(ns).map(keyOf);
+      if (opts.defaults) keys.push(opts.defaults.key);
+      return keys;
+    };
+    this.shell = new Controller({
+      name: 'notification',
+      reconciler,
+      primary: caches.policies,
+      watches: [
+        { informer: caches.events, keysFor: (event, type) => (type === 'DELETED' ? [] : policiesFor(event)) },
+        { informer: caches.rollouts, keysFor: (obj) => policiesFor(obj) },
+        { informer: caches.gitSyncs, keysFor: (obj) => policiesFor(obj) },
+      ],
+      clock: opts.clock,
+      logger: opts.logger,
+      workers: opts.workers ?? 2,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    });
+  }
+
+  get queue() {
+    return this.shell.queue;
+  }
+
+  startCaches(): Promise<void> {
+    return this.shell.startCaches();
+  }
+
+  /** Starts reconciling; the cluster default's NotificationPolicy is created first when it does not exist. */
+  run(): void {
+    void this.ensureDefaultPolicy()
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, policy: this.opts.defaults?.key }, 'Cannot create the default NotificationPolicy'))
+      .finally(() => this.shell.run());
+  }
+
+  async start(): Promise<void> {
+    await this.startCaches();
+    await this.ensureDefaultPolicy().catch((err: unknown) =>
+      this.log.warn({ err: (err as Error).message, policy: this.opts.defaults?.key }, 'Cannot create the default NotificationPolicy'),
+    );
+    this.shell.run();
+  }
+
+  stop(): Promise<void> {
+    return this.shell.stop();
+  }
+
+  /**
+   * The flags' channels keep their outbox in the status of a NotificationPolicy the controller
+   * owns (durable like every other); its spec may add cluster-wide channels and routes.
+   */
+  private async ensureDefaultPolicy(): Promise<void> {
+    const defaults = this.opts.defaults;
+    if (!defaults) return;
+    const { namespace, name } = parseKey(defaults.key);
+    if (this.caches.policies.get(namespace, name)) return;
+    try {
+      await this.opts.kube.create(kinds.notificationPolicy, {
+        apiVersion: kinds.notificationPolicy.apiVersion,
+        kind: kinds.notificationPolicy.kind,
+        metadata: {
+          name,
+          namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'sluice' },
+          annotations: { 'sluice.dev/description': 'Cluster-wide default notifications (controller flags --notify-*); its status is their outbox' },
+        },
+        spec: { channels: [], routes: [] },
+      });
+      this.log.info({ policy: defaults.key }, 'Created the default NotificationPolicy');
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+    }
+  }
+}
