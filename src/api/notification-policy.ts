@@ -147,6 +147,7 @@ export const OpenProblem = z.object({
   notification: Notification,
   alertChannels: z.array(z.string()).optional().describe('Alertmanager channels holding its alert'),
   refreshAt: z.string().optional().describe('When the alert is posted again (its endsAt moved on)'),
+  confirmed: z.boolean().optional().describe('The object has shown the problem (its Event is recorded before its status is written)'),
 });
 export type OpenProblem = z.infer<typeof OpenProblem>;
 

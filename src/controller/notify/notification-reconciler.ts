@@ -136,7 +136,8 @@ export class NotificationReconciler implements Reconciler {
       now,
       settings,
     });
-    const withConditions = (s: NotificationPolicyStatus) => this.withConditions(s, policy.metadata.generation, channels, queued.unknownChannels, now);
+    const undefinedChannels = [...new Set([...queued.unknownChannels, ...routes.flatMap((r) => r.channels).filter((c) => !channels.types.has(c))])];
+    const withConditions = (s: NotificationPolicyStatus) => this.withConditions(s, policy.metadata.generation, channels, undefinedChannels, now);
     const afterEnqueue = withConditions(queued.status);
     metrics.channels(ns, name, channels.statuses);
     if (queued.added.length > 0 || queued.givenUp.length > 0) {

@@ -26,6 +26,8 @@ export interface OutboxSettings {
   alertRefreshMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** How long a problem may take to show on its object (a status write after its Event). */
+  confirmGraceMs: number;
 }
 
 export const DEFAULT_OUTBOX: OutboxSettings = {
@@ -38,6 +40,7 @@ export const DEFAULT_OUTBOX: OutboxSettings = {
   alertRefreshMs: 3_600_000,
   backoffBaseMs: 2000,
   backoffMaxMs: 10 * 60_000,
+  confirmGraceMs: 2 * 60_000,
 };
 
 /** A notification seen in an Event, with the labels of its object (for route selectors). */
@@ -131,15 +134,15 @@ export function enqueue(input: EnqueueInput): EnqueueResult {
     if (n.trigger === 'gitsync-failing' && open.some((o) => o.notification.trigger === 'gitsync-failing' && sameObject(o.notification, n))) continue;
     const channels = route(n, labels, 'all');
     for (const channel of channels) push(entry(n, channel, 'notify', now));
-    if (problem && stillOpen(n, input.live(n))) {
+    if (problem) {
+      // An Event is recorded before the status write that commits its transition: the object
+      // may not show the problem yet. It is open until the object has shown it and no longer
+      // does, or has not shown it within the confirmation grace.
       const alertChannels = channels.filter((c) => channelTypes.get(c) === 'alertmanager');
       open.push({
         notification: n,
         ...(alertChannels.length ? { alertChannels, refreshAt: new Date(nowMs + settings.alertRefreshMs).toISOString() } : {}),
       });
-    } else if (problem) {
-      // Already over when seen (e.g. seen late): its alert, if any, is resolved at once.
-      for (const channel of channels.filter((c) => channelTypes.get(c) === 'alertmanager')) replaceWithResolve(n, channel);
     }
   }
 
@@ -159,6 +162,10 @@ export function enqueue(input: EnqueueInput): EnqueueResult {
     const n = o.notification;
     const live = input.live(n);
     if (stillOpen(n, live)) {
+      still.push(o.confirmed ? o : { ...o, confirmed: true });
+      continue;
+    }
+    if (!o.confirmed && live && nowMs - Date.parse(n.at) < settings.confirmGraceMs) {
       still.push(o);
       continue;
     }
@@ -197,14 +204,15 @@ export function enqueue(input: EnqueueInput): EnqueueResult {
   }
   open.sort((a, b) => a.notification.at.localeCompare(b.notification.at));
   while (open.length > settings.maxOpen) open.shift();
-  // Handled names are kept while Events can still be listed; whatever is forgotten moves `since` past it.
+  // Handled names are kept while Events can still be listed; whatever is forgotten moves `since`
+  // past it (Events older than the retention are not looked at by the reconciler either). Only
+  // forgetting moves `since`, so a reconcile with nothing to do writes nothing.
   handled.sort((a, b) => a.at.localeCompare(b.at));
   const horizon = new Date(nowMs - settings.handledRetentionMs).toISOString();
   while (handled.length > 0 && (handled.length > settings.maxHandled || handled[0]!.at < horizon)) {
     const forgotten = handled.shift()!;
     if (forgotten.at > since) since = forgotten.at;
   }
-  if (horizon > since) since = horizon;
 
   const status: NotificationPolicyStatus = {
     ...input.status,
@@ -317,6 +325,7 @@ export function nextWakeMs(status: NotificationPolicyStatus, now: Date, settings
   const times = [
     ...(status.pending ?? []).flatMap((p) => [Date.parse(p.nextAttemptAt), Date.parse(p.firstSeenAt) + settings.giveUpAfterMs]),
     ...(status.open ?? []).flatMap((o) => (o.refreshAt ? [Date.parse(o.refreshAt)] : [])),
+    ...(status.open ?? []).flatMap((o) => (o.confirmed ? [] : [Date.parse(o.notification.at) + settings.confirmGraceMs])),
   ].filter(Number.isFinite);
   if (!times.length) return undefined;
   return Math.max(0, Math.min(...times) - now.getTime());
