@@ -2,10 +2,9 @@
 import http from 'node:http';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
 import { KubeSecretReader } from './controller/runtime/secret-reader.ts';
-import { createControllerMetrics } from './controller/runtime/metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
 import { parseAddressPolicy } from './core/analysis/address-policy.ts';
@@ -19,13 +18,8 @@ import { createLeaderMetrics, holderIdentity, LeaderElector } from './controller
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
 import { censorLogValue, LOG_REDACT_PATHS } from './core/shared/redact.ts';
-import { VERSION } from './version.ts';
-import { createApiRequestMetrics } from './controller/runtime/api-metrics.ts';
-import { createRolloutMetrics } from './controller/rollout/rollout-metrics.ts';
-import { watchAnalysisMetrics } from './controller/analysis/analysis-metrics.ts';
-import { watchGitSyncMetrics } from './controller/gitsync/gitsync-metrics.ts';
+import { registerControllerMetrics } from './controller/metrics-registry.ts';
 import { NotificationController } from './controller/notify/notification-controller.ts';
-import { createNotifyMetrics } from './controller/notify/notify-metrics.ts';
 import type { DefaultPolicy } from './controller/notify/notification-reconciler.ts';
 import { createNotifierFactory } from './adapters/notifiers/factory.ts';
 import { DEFAULT_OUTBOX } from './core/notify/outbox.ts';
@@ -59,25 +53,19 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { component: 'sluice' }, redact: { paths: [...LOG_REDACT_PATHS], censor: censorLogValue } });
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
   const registry = new Registry();
+  const metrics = registerControllerMetrics(registry);
+  const controllerMetrics = metrics.controller;
   const kube = new RestKubeClient(kubeConfig, {
     userAgent: 'sluice-controller',
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
-    onRequest: createApiRequestMetrics(registry),
+    onRequest: metrics.apiRequest,
     onInformerError: (kind, err) =>
       logger.warn(
         { resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) },
         'Cannot list or watch; retrying (are the CRDs installed? kubectl apply --server-side -f crds/)',
       ),
   });
-
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
-  const controllerMetrics = createControllerMetrics(registry);
-  // What `kubectl sluice version --metrics-url` reads.
-  new Gauge({ name: 'sluice_build_info', help: 'The running controller (always 1)', labelNames: ['version', 'node'], registers: [registry] }).set(
-    { version: VERSION, node: process.version },
-    1,
-  );
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
   const secrets = new KubeSecretReader(kube);
@@ -106,8 +94,6 @@ async function main(): Promise<void> {
     ...(config.namespace ? { namespace: config.namespace } : {}),
     onPlanned: (planned) => rolloutMetrics.observe(planned),
   });
-  const rolloutMetrics = createRolloutMetrics(registry, controller.caches.rollouts);
-  watchAnalysisMetrics(registry, analysisRuns);
 
   const gitSync = new GitSyncController({
     kube,
@@ -126,7 +112,7 @@ async function main(): Promise<void> {
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
 
-  watchGitSyncMetrics(registry, gitSync.gitSyncs);
+  const rolloutMetrics = metrics.watch({ rollouts: controller.caches.rollouts, analysisRuns, gitSyncs: gitSync.gitSyncs });
   const defaults = defaultPolicy(config.notify);
   const apiServerURL = kubeConfig.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';
   const notifications = new NotificationController({
@@ -138,7 +124,7 @@ async function main(): Promise<void> {
     rollouts: controller.caches.rollouts,
     gitSyncs: gitSync.gitSyncs,
     metrics: controllerMetrics,
-    notifyMetrics: createNotifyMetrics(registry),
+    notifyMetrics: metrics.notify,
     ...(defaults ? { defaults } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
