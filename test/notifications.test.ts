@@ -314,4 +314,64 @@ describe('notifications', () => {
     await abortByAnalysis();
     assert.equal(receivers.sent.length, 0);
   });
+  test('a GitSync failing (twice, one outage) then Ready again: one failing and one recovered message, its alert resolved', async () => {
+    await h.kube.patch(
+      kinds.notificationPolicy,
+      NS,
+      'team',
+      { spec: { routes: [{ triggers: ['gitsync-failing', 'gitsync-recovered'], channels: ['hook', 'am'] }] } },
+      { type: 'merge' },
+    );
+    const gs = await h.kube.create(kinds.gitSync, {
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'GitSync',
+      metadata: { name: 'repo', namespace: NS },
+      spec: { url: 'https://git.example/x' },
+    });
+    const setReady = (status: 'True' | 'False', commit?: string) =>
+      h.kube.patch(
+        kinds.gitSync,
+        NS,
+        'repo',
+        {
+          status: {
+            ...(commit ? { lastSyncedCommit: commit } : {}),
+            conditions: [{ type: 'Ready', status, reason: status === 'True' ? 'Synced' : 'ApplyFailed' }],
+          },
+        },
+        { type: 'merge', subresource: 'status' },
+      );
+    // As the GitSync reconciler records them: a Warning Event about the GitSync, labelled.
+    const failure = (n: number, message: string) =>
+      h.kube.create(kinds.event, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: `repo.fail${n}`, namespace: NS, labels: { 'app.kubernetes.io/managed-by': 'sluice' } },
+        involvedObject: { apiVersion: 'sluice.dev/v1alpha1', kind: 'GitSync', name: 'repo', namespace: NS, uid: (gs as KubeObject).metadata?.uid },
+        reason: 'ApplyFailed',
+        message,
+        type: 'Warning',
+        firstTimestamp: h.clock.now().toISOString(),
+      });
+    await setReady('False');
+    await failure(1, 'apps/web.yaml: the API server rejects Rollout web');
+    await settle();
+    await advance(5_000);
+    await failure(2, 'apps/web.yaml: the API server rejects Rollout web (again, another message)');
+    await settle();
+    assert.deepEqual(
+      receivers
+        .accepted()
+        .map((s) => `${s.channel}:${s.delivery.kind}:${s.delivery.notification.trigger}`)
+        .sort(),
+      ['am:notify:gitsync-failing', 'hook:notify:gitsync-failing'],
+    );
+    await setReady('True', '0123456789abcdef0123');
+    await settle();
+    const sent = receivers.accepted().map((s) => `${s.channel}:${s.delivery.kind}:${s.delivery.notification.trigger}`);
+    assert.deepEqual(sent.slice(2).sort(), ['am:resolve:gitsync-failing', 'hook:notify:gitsync-recovered']);
+    const recovered = receivers.accepted('hook').at(-1)!.delivery.notification;
+    assert.equal(recovered.gitRevision, '0123456789abcdef0123');
+    assert.match(recovered.message, /^Synced again at commit 0123456789ab after: apps\/web.yaml/);
+  });
 });

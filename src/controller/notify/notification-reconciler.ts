@@ -87,6 +87,8 @@ export class NotificationReconciler implements Reconciler {
    * resourceVersion anyway, and the next reconcile reads the fresh outbox).
    */
   private readonly acknowledged = new Set<string>();
+  /** Key -> the next attempt this process recorded after a failure (the same staleness, for backoff). */
+  private readonly notBefore = new Map<string, number>();
 
   constructor(deps: NotificationReconcilerDeps) {
     this.deps = deps;
@@ -151,7 +153,11 @@ export class NotificationReconciler implements Reconciler {
     }
 
     // 2. Send what is due.
-    const due = dueEntries(afterEnqueue, now, MAX_SENDS);
+    // A stale outbox may show an entry as due whose failed attempt this process just recorded.
+    const waiting = (key: string) => (this.notBefore.get(key) ?? 0) > now.getTime();
+    const due = dueEntries(afterEnqueue, now, MAX_SENDS + this.notBefore.size)
+      .filter((e) => !waiting(e.key))
+      .slice(0, MAX_SENDS);
     let final = afterEnqueue;
     let givenUp: GivenUp[] = [];
     if (due.length > 0) {
@@ -193,13 +199,20 @@ export class NotificationReconciler implements Reconciler {
         log.warn({ key: f.entry.key, channel: f.entry.channel, attempts: f.entry.attempts + 1, err: f.error }, 'Notification not delivered');
       final = withConditions(recorded.status);
       givenUp = recorded.givenUp;
+      for (const d of recorded.delivered) this.notBefore.delete(d.key);
+      for (const g of recorded.givenUp) this.notBefore.delete(g.entry.key);
+      for (const p of recorded.status.pending ?? []) if (p.attempts > 0) this.notBefore.set(p.key, Date.parse(p.nextAttemptAt));
+      while (this.notBefore.size > MAX_ACKNOWLEDGED) this.notBefore.delete(this.notBefore.keys().next().value as string);
     }
     await this.reportGivenUp(raw, givenUp, ns, name, channels, log);
     const written = await this.deps.status.write(kinds.notificationPolicy, raw, final);
     metrics.outbox(ns, name, final.pending?.length ?? 0);
     if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
-    const wake = nextWakeMs(final, clock.now(), settings);
-    return wake !== undefined ? { requeueAfterMs: wake } : {};
+    const later = clock.now().getTime();
+    const held = (final.pending ?? []).flatMap((p) => (waiting(p.key) ? [(this.notBefore.get(p.key) ?? later) - later] : []));
+    const wake = nextWakeMs({ ...final, pending: (final.pending ?? []).filter((p) => !waiting(p.key)) }, clock.now(), settings);
+    const next = [wake, ...held].filter((w): w is number => w !== undefined);
+    return next.length ? { requeueAfterMs: Math.max(0, Math.min(...next)) } : {};
   }
 
   private remember(key: string): void {
