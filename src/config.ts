@@ -222,7 +222,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       slackUrl: env.SLUICE_NOTIFY_SLACK_URL || undefined,
       alertmanagerUrl: values['notify-alertmanager-url'] ?? env.SLUICE_NOTIFY_ALERTMANAGER_URL ?? undefined,
       triggers: splitList(values['notify-triggers'] ?? env.SLUICE_NOTIFY_TRIGGERS) ?? DEFAULT_NOTIFY_TRIGGERS,
-      defaultPolicy: values['notify-default-policy'] ?? env.SLUICE_NOTIFY_DEFAULT_POLICY ?? `${ownNamespace() ?? env.POD_NAMESPACE ?? 'default'}/sluice-default`,
+      defaultPolicy:
+        values['notify-default-policy'] ?? env.SLUICE_NOTIFY_DEFAULT_POLICY ?? `${ownNamespace() ?? env.POD_NAMESPACE ?? 'default'}/sluice-default`,
       timeoutMs: durationMs(values['notify-timeout'] ?? env.SLUICE_NOTIFY_TIMEOUT ?? '10s'),
     },
   });
