@@ -3,7 +3,7 @@
 // GitSyncs they are about (a problem is over when the object says so). It is started like the
 // other controllers, so when only the leader runs controllers, only the leader sends.
 import type { Logger } from 'pino';
-import { EVENT_LABEL, EVENT_LABEL_VALUE } from '../../api/notification-policy.ts';
+import { EVENT_LABEL, EVENT_LABEL_VALUE, type NotificationPolicyStatus } from '../../api/notification-policy.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { KubeError, kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 import type { NotifierFactory } from '../../ports/notifier.ts';
@@ -75,14 +75,32 @@ export class NotificationController {
       if (opts.defaults) keys.push(opts.defaults.key);
       return keys;
     };
+    const policiesWithOpenProblem = (obj: KubeObject, kind: string) => {
+      const { namespace: ns, name } = obj.metadata ?? {};
+      const policies = caches.policies.list(ns);
+      if (opts.defaults) {
+        const d = parseKey(opts.defaults.key);
+        const p = caches.policies.get(d.namespace, d.name);
+        if (p && !policies.includes(p)) policies.push(p);
+      }
+      return policies
+        .filter((p) =>
+          ((p as { status?: NotificationPolicyStatus }).status?.open ?? []).some(
+            (o) => o.notification.object.kind === kind && o.notification.object.namespace === ns && o.notification.object.name === name,
+          ),
+        )
+        .map(keyOf);
+    };
     this.shell = new Controller({
       name: 'notification',
       reconciler,
       primary: caches.policies,
       watches: [
         { informer: caches.events, keysFor: (event, type) => (type === 'DELETED' ? [] : policiesFor(event)) },
-        { informer: caches.rollouts, keysFor: (obj) => policiesFor(obj) },
-        { informer: caches.gitSyncs, keysFor: (obj) => policiesFor(obj) },
+        // A Rollout or GitSync changes often; only a policy with an open problem about it needs to
+        // look (whether the problem is over). New problems come with their Events.
+        { informer: caches.rollouts, keysFor: (obj) => policiesWithOpenProblem(obj, 'Rollout') },
+        { informer: caches.gitSyncs, keysFor: (obj) => policiesWithOpenProblem(obj, 'GitSync') },
       ],
       clock: opts.clock,
       logger: opts.logger,

@@ -7,7 +7,14 @@
 // the sends. A send is recorded only after the receiver accepted it; a crash in between sends
 // it again with the same Idempotency-Key (docs/alerts.md).
 import type { Logger } from 'pino';
-import { NotificationPolicy, type ChannelStatus, type ChannelType, type NotificationPolicyStatus, type Route } from '../../api/notification-policy.ts';
+import {
+  NotificationPolicy,
+  type ChannelStatus,
+  type Notification,
+  type ChannelType,
+  type NotificationPolicyStatus,
+  type Route,
+} from '../../api/notification-policy.ts';
 import { durationToMs } from '../../api/duration.ts';
 import {
   DEFAULT_OUTBOX,
@@ -77,6 +84,8 @@ interface ResolvedChannels {
 
 /** How many acknowledged keys this process remembers (see `acknowledged`). */
 const MAX_ACKNOWLEDGED = 10_000;
+/** Parsed Events remembered (an Event is parsed once per resourceVersion). */
+const MAX_PARSED = 50_000;
 
 export class NotificationReconciler implements Reconciler {
   private readonly deps: NotificationReconcilerDeps;
@@ -89,6 +98,7 @@ export class NotificationReconciler implements Reconciler {
   private readonly acknowledged = new Set<string>();
   /** Key -> the next attempt this process recorded after a failure (the same staleness, for backoff). */
   private readonly notBefore = new Map<string, number>();
+  private readonly parsed = new Map<string, { at: string; notification: Notification | undefined } | undefined>();
 
   constructor(deps: NotificationReconcilerDeps) {
     this.deps = deps;
@@ -229,10 +239,10 @@ export class NotificationReconciler implements Reconciler {
     const horizon = now.getTime() - settings.handledRetentionMs;
     const out: Candidate[] = [];
     for (const event of this.deps.caches.events.list(namespace)) {
-      const at = eventTime(event);
+      const parsed = this.parse(event);
       // Older than the handled names are kept: never notified late (and never twice).
-      if (!at || Date.parse(at) < horizon) continue;
-      const n = notificationFromEvent(event);
+      if (!parsed || Date.parse(parsed.at) < horizon) continue;
+      const n = parsed.notification;
       if (!n) continue;
       const live = this.live(n.object.kind, n.object.namespace, n.object.name);
       // The Event must be about the object that exists now (not a namesake created since).
@@ -240,6 +250,17 @@ export class NotificationReconciler implements Reconciler {
       out.push({ notification: n, labels: live?.labels ?? {} });
     }
     return out;
+  }
+
+  /** An Event's time and notification, parsed once per version of the Event. */
+  private parse(event: KubeObject): { at: string; notification: Notification | undefined } | undefined {
+    const key = `${event.metadata?.uid ?? event.metadata?.name}/${event.metadata?.resourceVersion ?? ''}`;
+    if (this.parsed.has(key)) return this.parsed.get(key);
+    const at = eventTime(event);
+    const value = at ? { at, notification: notificationFromEvent(event) } : undefined;
+    if (this.parsed.size >= MAX_PARSED) this.parsed.clear();
+    this.parsed.set(key, value);
+    return value;
   }
 
   private live(kind: string, namespace: string, name: string): (LiveObject & { labels?: Record<string, string> }) | undefined {
