@@ -10,7 +10,7 @@ import { load } from 'js-yaml';
 import { Registry } from 'prom-client';
 import { registerControllerMetrics } from '../src/controller/metrics-registry.ts';
 import { kinds } from '../src/ports/kube.ts';
-import { ALERTS_DIR, renderPrometheusRule } from '../scripts/render-alert-rules.ts';
+import { ALERTS_DIR, CHART_ALERTS, renderPrometheusRule } from '../scripts/render-alert-rules.ts';
 import { FakeKube } from './fakes/kube.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -88,8 +88,9 @@ describe('observability', () => {
     }
   });
 
-  test('deploy/alerts/prometheus-rule.yaml is rendered from rules.yaml (run `npm run alerts`)', () => {
+  test("deploy/alerts/prometheus-rule.yaml and the chart's files/alerts.yaml come from rules.yaml (run `npm run alerts`)", () => {
     assert.equal(readFileSync(join(ALERTS_DIR, 'prometheus-rule.yaml'), 'utf8'), renderPrometheusRule());
+    assert.equal(readFileSync(CHART_ALERTS, 'utf8'), readFileSync(join(ALERTS_DIR, 'rules.yaml'), 'utf8'));
     const manifest = load(renderPrometheusRule()) as { kind: string; spec: { groups: unknown[] } };
     assert.equal(manifest.kind, 'PrometheusRule');
     assert.deepEqual(manifest.spec.groups, (load(readFileSync(join(ALERTS_DIR, 'rules.yaml'), 'utf8')) as { groups: unknown[] }).groups);
