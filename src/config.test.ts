@@ -68,6 +68,8 @@ test('analysis address policy and reconcile rate: parsed from flags or environme
   assert.deepEqual(loadConfig([], {}).analysisAllowedAddresses, []);
   assert.deepEqual(loadConfig([], { SLUICE_ANALYSIS_ALLOWED_ADDRESSES: 'a.example' }).analysisAllowedAddresses, ['a.example']);
   assert.throws(() => loadConfig(['--analysis-allowed-addresses', 'ftp://x'], {}), /--analysis-allowed-addresses: "ftp:\/\/x": only http and https/);
+});
+
 describe('config: notifications', () => {
   test('no default channels unless asked; the default triggers and outbox policy', () => {
     const c = loadConfig([], {}, none);

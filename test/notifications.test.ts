@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { NotificationPolicyStatus } from '../src/api/notification-policy.ts';
 import { NotificationController } from '../src/controller/notify/notification-controller.ts';
-import { KubeSecretReader } from '../src/adapters/kube/secret-reader.ts';
+import { KubeSecretReader } from '../src/controller/runtime/secret-reader.ts';
 import { kinds, type KubeObject } from '../src/ports/kube.ts';
 import type { ChannelConfig, Delivery, Notifier, NotifierFactory, SendResult } from '../src/ports/notifier.ts';
 import { canaryRollout, NS, startHarness, type Harness } from './helpers/harness.ts';
@@ -131,7 +131,7 @@ describe('notifications', () => {
     await h.kube.create(kinds.secret, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'notify', namespace: NS },
+      metadata: { name: 'notify', namespace: NS, labels: { 'sluice.dev/allow-notifications': 'true' } },
       stringData: { hmac: 'hmac-key-1234', slack: 'http://127.0.0.1:9/services/SECRET' },
     });
     await h.kube.create(kinds.notificationPolicy, policy(threeChannels));
@@ -301,6 +301,31 @@ describe('notifications', () => {
     assert.equal(status().pending?.[0]?.channel, 'am', 'kept for when the channel is fixed');
     const text = JSON.stringify(h.kube.peek(kinds.notificationPolicy, NS, 'team')) + JSON.stringify(h.kube.all(kinds.event, NS));
     for (const secret of ['hmac-key-1234', 'services/SECRET']) assert.ok(!text.includes(secret), `${secret} leaked`);
+  });
+
+  test('a Secret that has not opted in to notifications is not read: the channel says so', async () => {
+    await h.kube.create(kinds.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'plain', namespace: NS },
+      stringData: { url: 'http://127.0.0.1:9/x' },
+    });
+    await h.kube.patch(
+      kinds.notificationPolicy,
+      NS,
+      'team',
+      {
+        spec: {
+          channels: [{ name: 'hook', type: 'webhook', urlFrom: { secretKeyRef: { name: 'plain', key: 'url' } } }],
+          routes: [{ triggers: ['rollout-aborted'], channels: ['hook'] }],
+        },
+      },
+      { type: 'merge' },
+    );
+    await settle();
+    const ready = status().conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.match(ready?.message ?? '', /channel hook: .*sluice\.dev\/allow-notifications/);
   });
 
   test('a route with a label selector: other Rollouts are not notified', async () => {

@@ -29,7 +29,12 @@ type Obj = Record<string, any>;
 
 function notifyObjects(ns: string, channels: Obj[], routes: Obj[]): Obj[] {
   return [
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'notify' }, stringData: { hmac: HMAC_KEY, slack: `${hook.url}/n/${ns}/slack` } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'notify', labels: { 'sluice.dev/allow-notifications': 'true' } },
+      stringData: { hmac: HMAC_KEY, slack: `${hook.url}/n/${ns}/slack` },
+    },
     { apiVersion: 'sluice.dev/v1alpha1', kind: 'NotificationPolicy', metadata: { name: 'team' }, spec: { channels, routes } },
   ];
 }

@@ -279,7 +279,7 @@ export class NotificationReconciler implements Reconciler {
     const ns = policy.metadata.namespace ?? '';
     const out: ResolvedChannels = { notifiers: new Map(), types: new Map(), statuses: [], secrets: [] };
     const refs = policy.spec.channels.flatMap((c) => [c.urlFrom, c.signingSecretFrom, c.tokenFrom].flatMap((r) => (r ? [r.secretKeyRef.name] : [])));
-    const read = refs.length ? await this.deps.secrets.readAll(ns, refs) : { ok: true as const, value: new Map() };
+    const read = refs.length ? await this.deps.secrets.readAll(ns, refs, 'notifications') : { ok: true as const, value: new Map() };
     const add = (config: ChannelConfig, type: ChannelType, problem?: string) => {
       out.types.set(config.name, type);
       if (problem) {
