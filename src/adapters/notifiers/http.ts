@@ -2,7 +2,7 @@
 // classified (2xx accepted; timeouts, network errors, 408, 425, 429 and 5xx worth a retry; any
 // other status refused for good). Error texts never carry the URL's path or query (a Slack
 // webhook URL is itself a secret) nor any secret value handed in.
-import { maskValues } from '../../core/shared/mask.ts';
+import { redactText } from '../../core/shared/redact.ts';
 import type { SendResult } from '../../ports/notifier.ts';
 
 export interface PostOptions {
@@ -27,7 +27,8 @@ export function originOf(url: string): string {
 
 export async function post(opts: PostOptions): Promise<SendResult> {
   const where = originOf(opts.url);
-  const clean = (text: string) => maskValues(text, [opts.url, ...opts.secrets]);
+  // The URL itself is masked too: a Slack webhook URL is a secret as a whole.
+  const clean = (text: string) => redactText(text, [opts.url, ...opts.secrets]);
   let res: Response;
   try {
     res = await fetch(opts.url, {

@@ -30,7 +30,7 @@ import {
 import { eventTime, notificationFromEvent, type LiveObject } from '../../core/notify/triggers.ts';
 import { CONFLICT_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/requeue.ts';
 import { setCondition } from '../../core/shared/conditions.ts';
-import { maskValues } from '../../core/shared/mask.ts';
+import { redactText } from '../../core/shared/redact.ts';
 import { lookupSecret } from '../../core/shared/secrets.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -200,7 +200,7 @@ export class NotificationReconciler implements Reconciler {
             this.remember(entry.key);
             return { key: entry.key, ok: true };
           }
-          return { key: entry.key, ok: false, retryable: result.retryable, error: maskValues(result.error, channels.secrets) };
+          return { key: entry.key, ok: false, retryable: result.retryable, error: redactText(result.error, channels.secrets) };
         }),
       );
       const recorded = recordOutcomes(afterEnqueue, outcomes, clock.now(), settings);
@@ -283,12 +283,12 @@ export class NotificationReconciler implements Reconciler {
     const add = (config: ChannelConfig, type: ChannelType, problem?: string) => {
       out.types.set(config.name, type);
       if (problem) {
-        out.statuses.push({ name: config.name, type, ready: false, message: maskValues(problem, out.secrets) });
+        out.statuses.push({ name: config.name, type, ready: false, message: redactText(problem, out.secrets) });
         return;
       }
       const made = this.deps.notifiers.create(config);
       if (!made.ok) {
-        out.statuses.push({ name: config.name, type, ready: false, message: maskValues(made.error, out.secrets) });
+        out.statuses.push({ name: config.name, type, ready: false, message: redactText(made.error, out.secrets) });
         return;
       }
       out.notifiers.set(config.name, made.value);
@@ -373,7 +373,7 @@ export class NotificationReconciler implements Reconciler {
   private async reportGivenUp(raw: KubeObject, givenUp: GivenUp[], ns: string, name: string, channels: ResolvedChannels, log: Logger): Promise<void> {
     for (const g of givenUp) {
       const n = g.entry.notification;
-      const message = maskValues(
+      const message = redactText(
         `Gave up on the ${n.trigger} notification of ${n.object.kind} ${n.object.namespace}/${n.object.name} to channel ${g.entry.channel}: ${g.why}`,
         channels.secrets,
       );
