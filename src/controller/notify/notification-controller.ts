@@ -34,15 +34,12 @@ export interface NotificationControllerOptions {
   eventSource?: EventSource;
 }
 
-export class NotificationController {
+export class NotificationController extends Controller {
   readonly caches: NotificationCaches;
-  private readonly shell: Controller;
-  private readonly opts: NotificationControllerOptions;
-  private readonly log: Logger;
+  private readonly notify: NotificationControllerOptions;
+  private readonly notifyLog: Logger;
 
   constructor(opts: NotificationControllerOptions) {
-    this.opts = opts;
-    this.log = opts.logger.child({ controller: 'notification' });
     const { kube, namespace } = opts;
     const scope = namespace ? { namespace } : {};
     const caches: NotificationCaches = {
@@ -51,7 +48,6 @@ export class NotificationController {
       rollouts: opts.rollouts ?? kube.informer(kinds.rollout, scope),
       gitSyncs: opts.gitSyncs ?? kube.informer(kinds.gitSync, scope),
     };
-    this.caches = caches;
     const now = () => opts.clock.now();
     const reconciler = new NotificationReconciler({
       caches,
@@ -68,7 +64,7 @@ export class NotificationController {
       ...(opts.defaults ? { defaults: opts.defaults } : {}),
       ...(opts.settings ? { settings: opts.settings } : {}),
     });
-    // Every policy of the object's namespace looks (and the cluster default, which covers all).
+    // Every policy of the Event's namespace looks (and the cluster default, which covers all).
     const policiesFor = (obj: KubeObject) => {
       const ns = obj.metadata?.namespace ?? (obj as { involvedObject?: { namespace?: string } }).involvedObject?.namespace;
       const keys = caches.policies.list(ns).map(keyOf);
@@ -91,7 +87,7 @@ export class NotificationController {
         )
         .map(keyOf);
     };
-    this.shell = new Controller({
+    super({
       name: 'notification',
       reconciler,
       primary: caches.policies,
@@ -107,33 +103,26 @@ export class NotificationController {
       workers: opts.workers ?? 2,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
-  }
-
-  get queue() {
-    return this.shell.queue;
-  }
-
-  startCaches(): Promise<void> {
-    return this.shell.startCaches();
+    this.caches = caches;
+    this.notify = opts;
+    this.notifyLog = opts.logger.child({ controller: 'notification' });
   }
 
   /** Starts reconciling; the cluster default's NotificationPolicy is created first when it does not exist. */
-  run(): void {
+  override run(): void {
     void this.ensureDefaultPolicy()
-      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, policy: this.opts.defaults?.key }, 'Cannot create the default NotificationPolicy'))
-      .finally(() => this.shell.run());
+      .catch((err: unknown) =>
+        this.notifyLog.warn({ err: (err as Error).message, policy: this.notify.defaults?.key }, 'Cannot create the default NotificationPolicy'),
+      )
+      .finally(() => super.run());
   }
 
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     await this.startCaches();
     await this.ensureDefaultPolicy().catch((err: unknown) =>
-      this.log.warn({ err: (err as Error).message, policy: this.opts.defaults?.key }, 'Cannot create the default NotificationPolicy'),
+      this.notifyLog.warn({ err: (err as Error).message, policy: this.notify.defaults?.key }, 'Cannot create the default NotificationPolicy'),
     );
-    this.shell.run();
-  }
-
-  stop(): Promise<void> {
-    return this.shell.stop();
+    super.run();
   }
 
   /**
@@ -141,12 +130,12 @@ export class NotificationController {
    * owns (durable like every other); its spec may add cluster-wide channels and routes.
    */
   private async ensureDefaultPolicy(): Promise<void> {
-    const defaults = this.opts.defaults;
+    const defaults = this.notify.defaults;
     if (!defaults) return;
     const { namespace, name } = parseKey(defaults.key);
     if (this.caches.policies.get(namespace, name)) return;
     try {
-      await this.opts.kube.create(kinds.notificationPolicy, {
+      await this.notify.kube.create(kinds.notificationPolicy, {
         apiVersion: kinds.notificationPolicy.apiVersion,
         kind: kinds.notificationPolicy.kind,
         metadata: {
@@ -157,7 +146,7 @@ export class NotificationController {
         },
         spec: { channels: [], routes: [] },
       });
-      this.log.info({ policy: defaults.key }, 'Created the default NotificationPolicy');
+      this.notifyLog.info({ policy: defaults.key }, 'Created the default NotificationPolicy');
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 409)) throw err;
     }
