@@ -124,7 +124,7 @@ export const Notification = z.object({
   cause: z.string().optional().describe('rollout-aborted: analysis, user or progress-deadline'),
   verdict: Verdict.optional(),
   retries: z.number().int().optional(),
-  actions: z.array(z.string()).describe('kubectl sluice commands that act on it'),
+  actions: z.array(z.string()).describe('commands of the kubectl plugin (kubectl sluice ...) that act on it'),
 });
 export type Notification = z.infer<typeof Notification>;
 

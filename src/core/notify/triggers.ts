@@ -140,7 +140,7 @@ function gitSyncTriggers(reason: string, type: string | undefined): Trigger[] {
   return type === 'Warning' && !GITSYNC_NOT_FAILING.has(reason) ? ['gitsync-failing'] : [];
 }
 
-/** The kubectl sluice commands that act on what happened (only commands the plugin has). */
+/** The commands of the kubectl plugin that act on what happened (only commands the plugin has). */
 function actionsFor(n: Notification): string[] {
   const ref = `${n.object.name} -n ${n.object.namespace}`;
   switch (n.trigger) {
