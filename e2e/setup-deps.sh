@@ -5,7 +5,8 @@ set -euo pipefail
 say() { printf '[setup-deps] %s\n' "$*" >&2; }
 
 missing=()
-command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+# prometheus ships promtool too (npm test checks and unit-tests deploy/alerts/rules.yaml with it)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # tmux: the plugin scenario reads `kubectl sluice get rollout --watch` off a pseudo terminal
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)

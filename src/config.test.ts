@@ -69,3 +69,33 @@ test('analysis address policy and reconcile rate: parsed from flags or environme
   assert.deepEqual(loadConfig([], { SLUICE_ANALYSIS_ALLOWED_ADDRESSES: 'a.example' }).analysisAllowedAddresses, ['a.example']);
   assert.throws(() => loadConfig(['--analysis-allowed-addresses', 'ftp://x'], {}), /--analysis-allowed-addresses: "ftp:\/\/x": only http and https/);
 });
+
+describe('config: notifications', () => {
+  test('no default channels unless asked; the default triggers and outbox policy', () => {
+    const c = loadConfig([], {}, none);
+    assert.equal(c.notify.webhookUrl, undefined);
+    assert.deepEqual(c.notify.triggers, ['rollout-aborted', 'analysis-inconclusive', 'progress-deadline-exceeded', 'gitsync-failing', 'gitsync-recovered']);
+    assert.equal(c.notify.defaultPolicy, 'default/sluice-default');
+    assert.equal(c.notify.timeoutMs, 10_000);
+    assert.equal(loadConfig([], {}, () => 'sluice-system').notify.defaultPolicy, 'sluice-system/sluice-default');
+  });
+
+  test('flags and environment', () => {
+    const c = loadConfig(
+      ['--notify-webhook-url=https://hooks.example/x', '--notify-triggers=rollout-aborted, rollout-completed', '--notify-timeout=3s'],
+      { SLUICE_NOTIFY_ALERTMANAGER_URL: 'http://am:9093', SLUICE_NOTIFY_SLACK_URL: 'https://hooks.slack.example/services/T/B/X' },
+      none,
+    );
+    assert.equal(c.notify.webhookUrl, 'https://hooks.example/x');
+    assert.equal(c.notify.alertmanagerUrl, 'http://am:9093');
+    assert.equal(c.notify.slackUrl, 'https://hooks.slack.example/services/T/B/X');
+    assert.deepEqual(c.notify.triggers, ['rollout-aborted', 'rollout-completed']);
+    assert.equal(c.notify.timeoutMs, 3000);
+  });
+
+  test('an unknown trigger, a URL that is not http(s) or a bad duration is a clear error', () => {
+    assert.throws(() => loadConfig(['--notify-triggers=rollout-exploded'], {}, none), /notify\.triggers/);
+    assert.throws(() => loadConfig(['--notify-webhook-url=ftp://x'], {}, none), /notify\.webhookUrl/);
+    assert.throws(() => loadConfig(['--notify-timeout=soon'], {}, none), /notify\.timeoutMs/);
+  });
+});

@@ -9,6 +9,16 @@ import { formatIssues } from './core/shared/zod-issues.ts';
 import { durationToMs } from './api/duration.ts';
 import { timingProblems } from './core/shared/lease.ts';
 import { parseAddressPolicy } from './core/analysis/address-policy.ts';
+import { Trigger } from './api/notification-policy.ts';
+
+/** What the default channels get unless --notify-triggers says otherwise. */
+export const DEFAULT_NOTIFY_TRIGGERS: Trigger[] = [
+  'rollout-aborted',
+  'analysis-inconclusive',
+  'progress-deadline-exceeded',
+  'gitsync-failing',
+  'gitsync-recovered',
+];
 
 const Address = z.string().regex(/^[^:\s]*:[0-9]{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080');
 
@@ -61,6 +71,28 @@ export const Config = z.object({
     .superRefine((le, ctx) => {
       for (const problem of timingProblems(le)) ctx.addIssue({ code: 'custom', message: problem });
     }),
+  notify: z.object({
+    webhookUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Cluster-wide default: a generic webhook receiver'),
+    webhookSecretFile: z.string().optional().describe('File holding the HMAC-SHA256 key of the default webhook'),
+    slackUrlFile: z.string().optional().describe('File holding the default Slack incoming-webhook URL (a secret)'),
+    slackUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('The default Slack URL from the environment (SLUICE_NOTIFY_SLACK_URL)'),
+    alertmanagerUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Cluster-wide default: Alertmanager base URL'),
+    triggers: z.array(Trigger).min(1).describe('Triggers the default channels get'),
+    defaultPolicy: z
+      .string()
+      .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be NAMESPACE/NAME')
+      .describe("The NotificationPolicy that holds the default channels' outbox (created by the controller)"),
+    timeoutMs: z.number().int().min(1).max(120_000),
+  }),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -70,13 +102,17 @@ const USAGE = `Usage: sluice [--kubeconfig PATH] [--namespace NS] [--metrics-add
               [--kube-api-qps N] [--kube-api-burst N]
               [--leader-elect] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]
               [--leader-elect-namespace NS] [--leader-elect-id NAME]
+              [--notify-webhook-url URL] [--notify-webhook-secret-file PATH] [--notify-slack-url-file PATH] [--notify-alertmanager-url URL]
+              [--notify-triggers T,T,...] [--notify-default-policy NAMESPACE/NAME] [--notify-timeout DURATION]
 Environment: KUBECONFIG, SLUICE_NAMESPACE, SLUICE_METRICS_ADDR, SLUICE_HEALTH_ADDR, SLUICE_LOG_LEVEL, SLUICE_WORKERS,
              SLUICE_GIT_CACHE_DIR, SLUICE_WEBHOOK_ADDR, SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE, SLUICE_GITSYNC_ALLOW_CLUSTER_SCOPED,
              SLUICE_GITSYNC_ALLOW_FILE_URLS (true/false),
              SLUICE_GITSYNC_DEFAULT_SERVICE_ACCOUNT, SLUICE_ANALYSIS_ALLOWED_ADDRESSES, SLUICE_RECONCILE_QPS, SLUICE_RECONCILE_BURST,
              SLUICE_KUBE_API_QPS, SLUICE_KUBE_API_BURST,
              SLUICE_LEADER_ELECT (true/false), SLUICE_LEADER_ELECT_LEASE_DURATION, SLUICE_LEADER_ELECT_RENEW_DEADLINE, SLUICE_LEADER_ELECT_RETRY_PERIOD,
-             SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder`;
+             SLUICE_LEADER_ELECT_NAMESPACE, SLUICE_LEADER_ELECT_ID; HOSTNAME names the Lease holder,
+             SLUICE_NOTIFY_WEBHOOK_URL, SLUICE_NOTIFY_WEBHOOK_SECRET_FILE, SLUICE_NOTIFY_SLACK_URL_FILE, SLUICE_NOTIFY_SLACK_URL,
+             SLUICE_NOTIFY_ALERTMANAGER_URL, SLUICE_NOTIFY_TRIGGERS, SLUICE_NOTIFY_DEFAULT_POLICY, SLUICE_NOTIFY_TIMEOUT`;
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -88,6 +124,12 @@ function podNamespace(): string | undefined {
     return undefined;
   }
 }
+
+const splitList = (value: string | undefined) =>
+  value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** A duration flag in milliseconds; NaN (refused by the schema with the flag's name) when it is not a duration. */
 function durationMs(value: string): number {
@@ -127,6 +169,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       'leader-elect-retry-period': { type: 'string' },
       'leader-elect-namespace': { type: 'string' },
       'leader-elect-id': { type: 'string' },
+      'notify-webhook-url': { type: 'string' },
+      'notify-webhook-secret-file': { type: 'string' },
+      'notify-slack-url-file': { type: 'string' },
+      'notify-alertmanager-url': { type: 'string' },
+      'notify-triggers': { type: 'string' },
+      'notify-default-policy': { type: 'string' },
+      'notify-timeout': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -165,6 +214,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       leaseDurationMs: durationMs(values['leader-elect-lease-duration'] ?? env.SLUICE_LEADER_ELECT_LEASE_DURATION ?? '15s'),
       renewDeadlineMs: durationMs(values['leader-elect-renew-deadline'] ?? env.SLUICE_LEADER_ELECT_RENEW_DEADLINE ?? '10s'),
       retryPeriodMs: durationMs(values['leader-elect-retry-period'] ?? env.SLUICE_LEADER_ELECT_RETRY_PERIOD ?? '2s'),
+    },
+    notify: {
+      webhookUrl: values['notify-webhook-url'] ?? env.SLUICE_NOTIFY_WEBHOOK_URL ?? undefined,
+      webhookSecretFile: values['notify-webhook-secret-file'] ?? env.SLUICE_NOTIFY_WEBHOOK_SECRET_FILE ?? undefined,
+      slackUrlFile: values['notify-slack-url-file'] ?? env.SLUICE_NOTIFY_SLACK_URL_FILE ?? undefined,
+      slackUrl: env.SLUICE_NOTIFY_SLACK_URL || undefined,
+      alertmanagerUrl: values['notify-alertmanager-url'] ?? env.SLUICE_NOTIFY_ALERTMANAGER_URL ?? undefined,
+      triggers: splitList(values['notify-triggers'] ?? env.SLUICE_NOTIFY_TRIGGERS) ?? DEFAULT_NOTIFY_TRIGGERS,
+      defaultPolicy:
+        values['notify-default-policy'] ?? env.SLUICE_NOTIFY_DEFAULT_POLICY ?? `${ownNamespace() ?? env.POD_NAMESPACE ?? 'default'}/sluice-default`,
+      timeoutMs: durationMs(values['notify-timeout'] ?? env.SLUICE_NOTIFY_TIMEOUT ?? '10s'),
     },
   });
   if (!result.success) {

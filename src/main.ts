@@ -1,10 +1,10 @@
 // The only place that wires configuration, adapters and controllers together.
 import http from 'node:http';
 import pino from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
 import { loadKubeConfig, RestKubeClient } from './adapters/kube/client.ts';
 import { KubeSecretReader } from './controller/runtime/secret-reader.ts';
-import { createControllerMetrics } from './controller/runtime/metrics.ts';
 import { loadConfig } from './config.ts';
 import { createMetricsProviderFactory } from './adapters/prometheus/factory.ts';
 import { parseAddressPolicy } from './core/analysis/address-policy.ts';
@@ -18,46 +18,54 @@ import { createLeaderMetrics, holderIdentity, LeaderElector } from './controller
 import { systemClock } from './ports/clock.ts';
 import { kinds } from './ports/kube.ts';
 import { censorLogValue, LOG_REDACT_PATHS } from './core/shared/redact.ts';
-import { VERSION } from './version.ts';
+import { registerControllerMetrics } from './controller/metrics-registry.ts';
+import { NotificationController } from './controller/notify/notification-controller.ts';
+import type { DefaultPolicy } from './controller/notify/notification-reconciler.ts';
+import { createNotifierFactory } from './adapters/notifiers/factory.ts';
+import { DEFAULT_OUTBOX } from './core/notify/outbox.ts';
+import type { Config } from './config.ts';
+import type { ChannelConfig } from './ports/notifier.ts';
 
-const PHASES = ['Healthy', 'Progressing', 'Paused', 'Degraded'] as const;
+/** The cluster-wide default channels from the flags (their secrets read from files or the environment), or none. */
+function defaultPolicy(config: Config['notify']): DefaultPolicy | undefined {
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`${what}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  const channels: ChannelConfig[] = [];
+  const base = { timeoutMs: config.timeoutMs };
+  if (config.webhookUrl) {
+    const signingSecret = config.webhookSecretFile ? read(config.webhookSecretFile, '--notify-webhook-secret-file') : undefined;
+    channels.push({ ...base, name: 'default-webhook', type: 'webhook', url: config.webhookUrl, ...(signingSecret ? { signingSecret } : {}) });
+  }
+  const slackUrl = config.slackUrlFile ? read(config.slackUrlFile, '--notify-slack-url-file') : config.slackUrl;
+  if (slackUrl) channels.push({ ...base, name: 'default-slack', type: 'slack', url: slackUrl });
+  if (config.alertmanagerUrl) channels.push({ ...base, name: 'default-alertmanager', type: 'alertmanager', url: config.alertmanagerUrl });
+  if (channels.length === 0) return undefined;
+  return { key: config.defaultPolicy, channels, routes: [{ triggers: config.triggers, channels: channels.map((c) => c.name) }] };
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env);
   const logger = pino({ level: config.logLevel, base: { component: 'sluice' }, redact: { paths: [...LOG_REDACT_PATHS], censor: censorLogValue } });
   const kubeConfig = config.kubeconfig ? loadKubeConfig(config.kubeconfig) : loadKubeConfig();
+  const registry = new Registry();
+  const metrics = registerControllerMetrics(registry);
+  const controllerMetrics = metrics.controller;
   const kube = new RestKubeClient(kubeConfig, {
     userAgent: 'sluice-controller',
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
+    onRequest: metrics.apiRequest,
     onInformerError: (kind, err) =>
       logger.warn(
         { resource: `${kind.plural}.${kind.apiVersion}`, err: err instanceof Error ? err.message : String(err) },
         'Cannot list or watch; retrying (are the CRDs installed? kubectl apply --server-side -f crds/)',
       ),
   });
-
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
-  const controllerMetrics = createControllerMetrics(registry);
-  const phase = new Gauge({
-    name: 'sluice_rollout_phase',
-    help: '1 for the phase a Rollout is in',
-    labelNames: ['namespace', 'rollout', 'phase'],
-    registers: [registry],
-  });
-  const weight = new Gauge({
-    name: 'sluice_rollout_weight',
-    help: 'Canary weight, desired and actual',
-    labelNames: ['namespace', 'rollout', 'kind'],
-    registers: [registry],
-  });
-  // What `kubectl sluice version --metrics-url` reads.
-  new Gauge({ name: 'sluice_build_info', help: 'The running controller (always 1)', labelNames: ['version', 'node'], registers: [registry] }).set(
-    { version: VERSION, node: process.version },
-    1,
-  );
-  const step = new Gauge({ name: 'sluice_rollout_step', help: 'Current step index', labelNames: ['namespace', 'rollout'], registers: [registry] });
 
   const analysisRuns = kube.informer(kinds.analysisRun, config.namespace ? { namespace: config.namespace } : {});
   const secrets = new KubeSecretReader(kube);
@@ -84,13 +92,7 @@ async function main(): Promise<void> {
     ...rate,
     metrics: controllerMetrics,
     ...(config.namespace ? { namespace: config.namespace } : {}),
-    onPlanned: ({ rollout, plan }) => {
-      const labels = { namespace: rollout.metadata.namespace ?? '', rollout: rollout.metadata.name ?? '' };
-      for (const p of PHASES) phase.set({ ...labels, phase: p }, plan.status.phase === p ? 1 : 0);
-      weight.set({ ...labels, kind: 'desired' }, plan.status.desiredWeight ?? 0);
-      weight.set({ ...labels, kind: 'actual' }, plan.status.actualWeight ?? 0);
-      step.set(labels, plan.status.currentStepIndex ?? 0);
-    },
+    onPlanned: (planned) => rolloutMetrics.observe(planned),
   });
 
   const gitSync = new GitSyncController({
@@ -107,6 +109,23 @@ async function main(): Promise<void> {
     secrets,
     metrics: controllerMetrics,
     ...rate,
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+  });
+
+  const rolloutMetrics = metrics.watch({ rollouts: controller.caches.rollouts, analysisRuns, gitSyncs: gitSync.gitSyncs });
+  const defaults = defaultPolicy(config.notify);
+  const apiServerURL = kubeConfig.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';
+  const notifications = new NotificationController({
+    kube,
+    clock: systemClock,
+    logger,
+    secrets,
+    notifiers: createNotifierFactory({ alertLifetimeMs: DEFAULT_OUTBOX.alertLifetimeMs, apiServerURL }),
+    rollouts: controller.caches.rollouts,
+    gitSyncs: gitSync.gitSyncs,
+    metrics: controllerMetrics,
+    notifyMetrics: metrics.notify,
+    ...(defaults ? { defaults } : {}),
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
 
@@ -129,7 +148,7 @@ async function main(): Promise<void> {
   // (a push only writes the sync-requested annotation, which the leader's GitSync controller
   // sees); only the leader runs the controllers, so only it reconciles and notifies. Without
   // --leader-elect this process is the only one and runs them at once.
-  const controllers = [controller, analysis, gitSync];
+  const controllers = [controller, analysis, gitSync, notifications];
   const le = config.leaderElection;
   let elector: LeaderElector | undefined;
   let stopping = false;
@@ -178,6 +197,8 @@ async function main(): Promise<void> {
     'Starting Sluice controller',
   );
   await Promise.all(controllers.map((c) => c.startCaches()));
+  if (defaults)
+    logger.info({ policy: defaults.key, channels: defaults.channels.map((c) => c.name), triggers: config.notify.triggers }, 'Default notifications on');
   if (config.webhookAddr) {
     // The push-webhook receiver, an inbound adapter: a verified push only asks for a sync.
     const i = config.webhookAddr.lastIndexOf(':');

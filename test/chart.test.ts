@@ -154,6 +154,8 @@ describe('every install the README shows', () => {
       test('least privilege: no wildcards, Secrets read by name only, impersonation of ServiceAccounts only, no write to other kinds', () => {
         const rules = [...byKind(objs, 'ClusterRole'), ...byKind(objs, 'Role')].flatMap((r) => r.rules as Rule[]);
         const writable = new Set(['rollouts', 'rollouts/status', 'rollouts/finalizers', 'analysisruns', 'analysisruns/status', 'gitsyncs', 'gitsyncs/status']);
+        // the notification controller creates the default policy and writes outboxes
+        for (const r of ['notificationpolicies', 'notificationpolicies/status']) writable.add(r);
         for (const r of ['replicasets', 'deployments', 'pods', 'services', 'events', 'leases']) writable.add(r);
         for (const r of rules) {
           for (const field of [r.apiGroups, r.resources, r.verbs]) assert.ok(!(field ?? []).includes('*'), `no wildcard: ${JSON.stringify(r)}`);

@@ -19,6 +19,9 @@ export interface WebhookClient {
   clear(): Promise<void>;
   /** The next `count` requests to `path` get HTTP `status`. */
   failNext(path: string, status?: number, count?: number): Promise<void>;
+  /** The next `count` requests to `path` are recorded (status 0) but not answered until release(path); -1 if the sender left first. */
+  holdNext(path: string, count?: number): Promise<void>;
+  release(path: string): Promise<void>;
 }
 
 export interface WebhookHandle extends WebhookClient {
@@ -38,6 +41,8 @@ export function webhookClient(url: string): WebhookClient {
     clear: async () => void (await call('/_requests', 'DELETE')),
     failNext: async (path, status = 500, count = 1) =>
       void (await call(`/_fail?${new URLSearchParams({ path, status: String(status), count: String(count) })}`, 'POST')),
+    holdNext: async (path, count = 1) => void (await call(`/_hold?${new URLSearchParams({ path, count: String(count) })}`, 'POST')),
+    release: async (path) => void (await call(`/_release?${new URLSearchParams({ path })}`, 'POST')),
   };
 }
 

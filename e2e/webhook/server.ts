@@ -5,6 +5,9 @@
 //   GET  /_requests[?path=/p]       recorded requests, oldest first (JSON)
 //   DELETE /_requests               forget them
 //   POST /_fail?path=/p&status=500&count=2   the next 2 requests to /p get HTTP 500
+//   POST /_hold?path=/p&count=1     the next request to /p is recorded but not answered (status 0)
+//                                   until POST /_release?path=/p; if the sender goes away first
+//                                   it stays unacknowledged (status -1): it never got a 2xx
 //   GET  /healthz
 //
 // Environment: WEBHOOK_ADDR=127.0.0.1:PORT (required).
@@ -21,7 +24,7 @@ export interface Recorded {
   body: string;
   /** The body parsed as JSON, when it was JSON. */
   json?: unknown;
-  /** Status the receiver answered with. */
+  /** Status the receiver answered with; 0 while held, -1 when the sender went away before an answer. */
   status: number;
 }
 
@@ -33,6 +36,8 @@ if (!host || !port) {
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 const recorded: Recorded[] = [];
 const failures = new Map<string, { status: number; count: number }>();
+const holds = new Map<string, number>();
+const held = new Map<string, Array<() => void>>();
 let seq = 0;
 
 const server = createServer((req, res) => {
@@ -62,6 +67,19 @@ const server = createServer((req, res) => {
       log(`next ${count} request(s) to ${p} will get HTTP ${status}`);
       return reply(200, { path: p, status, count });
     }
+    if (route === 'POST /_hold') {
+      const p = url.searchParams.get('path') ?? '/';
+      holds.set(p, Number(url.searchParams.get('count') ?? '1'));
+      log(`next request(s) to ${p} will be held`);
+      return reply(200, { path: p, held: holds.get(p) });
+    }
+    if (route === 'POST /_release') {
+      const p = url.searchParams.get('path') ?? '/';
+      const waiting = held.get(p) ?? [];
+      held.delete(p);
+      for (const release of waiting) release();
+      return reply(200, { path: p, released: waiting.length });
+    }
     const body = Buffer.concat(chunks).toString('utf8');
     let json: unknown;
     try {
@@ -75,7 +93,7 @@ const server = createServer((req, res) => {
       status = f.status;
       f.count--;
     }
-    recorded.push({
+    const entry: Recorded = {
       seq: ++seq,
       time: new Date().toISOString(),
       method: req.method ?? '',
@@ -85,7 +103,29 @@ const server = createServer((req, res) => {
       body,
       json,
       status,
-    });
+    };
+    recorded.push(entry);
+    const holding = holds.get(url.pathname) ?? 0;
+    if (holding > 0) {
+      holds.set(url.pathname, holding - 1);
+      entry.status = 0;
+      log(`${req.method} ${url.pathname} (${body.length} bytes) held`);
+      let answered = false;
+      res.on('close', () => {
+        if (answered) return;
+        entry.status = -1;
+        log(`${req.method} ${url.pathname}: the sender went away before an answer`);
+      });
+      const list = held.get(url.pathname) ?? [];
+      list.push(() => {
+        if (res.destroyed) return;
+        answered = true;
+        entry.status = status;
+        reply(status, status === 200 ? { ok: true } : { error: 'configured failure' });
+      });
+      held.set(url.pathname, list);
+      return;
+    }
     log(`${req.method} ${url.pathname} (${body.length} bytes) -> ${status}`);
     reply(status, status === 200 ? { ok: true } : { error: 'configured failure' });
   });

@@ -3,6 +3,7 @@ import type { CrdDefinition } from './crd.ts';
 import { RolloutSpec, RolloutStatus } from './rollout.ts';
 import { AnalysisRunSpec, AnalysisRunStatus, AnalysisTemplateSpec } from './analysis.ts';
 import { GitSyncSpec, GitSyncStatus } from './git-sync.ts';
+import { NotificationPolicySpec, NotificationPolicyStatus } from './notification-policy.ts';
 
 export const rolloutCrd: CrdDefinition = {
   kind: 'Rollout',
@@ -85,6 +86,21 @@ export const gitSyncCrd: CrdDefinition = {
   ],
 };
 
+export const notificationPolicyCrd: CrdDefinition = {
+  kind: 'NotificationPolicy',
+  plural: 'notificationpolicies',
+  singular: 'notificationpolicy',
+  shortNames: ['snp'],
+  scope: 'Namespaced',
+  spec: NotificationPolicySpec,
+  status: NotificationPolicyStatus,
+  printerColumns: [
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Last Delivery', type: 'date', jsonPath: '.status.lastDeliveryAt' },
+    { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+  ],
+};
+
 /** File name (under crds/) -> definition. */
 export const crdFiles: Record<string, CrdDefinition> = {
   'rollout.yaml': rolloutCrd,
@@ -92,4 +108,5 @@ export const crdFiles: Record<string, CrdDefinition> = {
   'clusteranalysistemplate.yaml': clusterAnalysisTemplateCrd,
   'analysisrun.yaml': analysisRunCrd,
   'gitsync.yaml': gitSyncCrd,
+  'notificationpolicy.yaml': notificationPolicyCrd,
 };

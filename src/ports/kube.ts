@@ -21,6 +21,7 @@ export const kinds = {
   clusterAnalysisTemplate: { apiVersion: 'sluice.dev/v1alpha1', kind: 'ClusterAnalysisTemplate', plural: 'clusteranalysistemplates', namespaced: false },
   analysisRun: { apiVersion: 'sluice.dev/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns', namespaced: true },
   gitSync: { apiVersion: 'sluice.dev/v1alpha1', kind: 'GitSync', plural: 'gitsyncs', namespaced: true },
+  notificationPolicy: { apiVersion: 'sluice.dev/v1alpha1', kind: 'NotificationPolicy', plural: 'notificationpolicies', namespaced: true },
 } as const satisfies Record<string, ResourceKind>;
 
 /** A Kubernetes object as it travels through the port; parse it with zod before trusting it. */

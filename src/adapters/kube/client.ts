@@ -35,6 +35,8 @@ export interface RestOptions {
   informerBackoff?: { baseMs: number; maxMs: number };
   /** How long resolveKind remembers that a kind is not served (a CRD may be installed later), and that it is. */
   discoveryTtlMs?: { missing: number; found: number };
+  /** Told after every request with its verb, HTTP status (0: no answer) and duration (the API request metrics). */
+  onRequest?: (verb: string, code: number, seconds: number) => void;
   /** For tests: milliseconds now. */
   now?: () => number;
   /** Client-side rate limit of requests (watches aside), as client-go's QPS and burst; 0 = none. */
@@ -114,7 +116,8 @@ export class RestKubeClient implements KubeClient {
   private impersonation: Impersonation | undefined;
   private readonly impersonating = new Map<string, RestKubeClient>();
   private readonly server: URL;
-  private readonly opts: Required<Omit<RestOptions, 'onInformerError'>> & Pick<RestOptions, 'onInformerError'>;
+  private readonly opts: Required<Omit<RestOptions, 'onInformerError' | 'onRequest'>> & Pick<RestOptions, 'onInformerError'>;
+  private readonly onRequest: RestOptions['onRequest'];
   private readonly discovered = new Map<string, { kind: ResourceKind | undefined; at: number }>();
   private requestOptions?: { options: Promise<https.RequestOptions>; at: number };
   /** Shared with the impersonating clients made from this one: one budget for the process. */
@@ -127,6 +130,7 @@ export class RestKubeClient implements KubeClient {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
     this.server = new URL(cluster.server);
+    this.onRequest = opts.onRequest;
     this.opts = {
       timeoutMs: opts.timeoutMs ?? 30_000,
       userAgent: opts.userAgent ?? 'sluice',
@@ -178,6 +182,8 @@ export class RestKubeClient implements KubeClient {
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const transport = url.protocol === 'https:' ? https : http;
+    const started = performance.now();
+    const observe = (code: number) => this.onRequest?.(method, code, (performance.now() - started) / 1000);
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(
         url,
@@ -201,6 +207,7 @@ export class RestKubeClient implements KubeClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
+            observe(status);
             if (status >= 200 && status < 300) {
               try {
                 resolve((text ? JSON.parse(text) : undefined) as T);
@@ -224,7 +231,10 @@ export class RestKubeClient implements KubeClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`timed out after ${this.opts.timeoutMs}ms`)));
-      req.on('error', (err) => reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`)));
+      req.on('error', (err) => {
+        observe(0);
+        reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`));
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });

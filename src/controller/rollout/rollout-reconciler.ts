@@ -1,6 +1,6 @@
 // Reconciles one Rollout: observe (from informer caches) -> plan (pure) -> act -> one status write.
 import type { Logger } from 'pino';
-import { AnalysisTemplateSpec } from '../../api/analysis.ts';
+import { AnalysisTemplateSpec, type AnalysisRunStatus } from '../../api/analysis.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
@@ -10,6 +10,7 @@ import { CONFLICT_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/
 import { FINALIZER } from '../../core/rollout/context.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { plan } from '../../core/rollout/plan.ts';
+import { rolloutEventAnnotations } from '../../core/notify/annotations.ts';
 import type { Action, Observed, ObservedAnalysisRun, Plan } from '../../core/rollout/types.ts';
 import { referencedServices } from '../../core/rollout/validate.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -342,7 +343,15 @@ export class RolloutReconciler implements Reconciler {
   /** One Event per transition: the Rollout, its spec generation, the revision and attempt, and what happened. */
   private async recordEvent(rollout: Rollout, action: Extract<Action, { type: 'event' }>, log: Logger, status: RolloutStatus): Promise<void> {
     const involved = { ...rollout, kind: 'Rollout' } as KubeObject;
-    const event = { type: action.eventType, reason: action.reason, message: action.message };
+    // The transition's facts ride on the Event, for its notification (src/core/notify/annotations.ts).
+    const run = status.analysis ? this.deps.caches.analysisRuns.get(rollout.metadata.namespace, status.analysis.name) : undefined;
+    const annotations = rolloutEventAnnotations({
+      rollout,
+      status,
+      reason: action.reason,
+      analysisRun: (run as { status?: AnalysisRunStatus } | undefined)?.status,
+    });
+    const event = { type: action.eventType, reason: action.reason, message: action.message, annotations };
     await this.deps.events.record(involved, event, [rollout.metadata.generation, status.currentPodHash, status.retries ?? 0], log);
   }
 

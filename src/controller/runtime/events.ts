@@ -6,6 +6,7 @@
 // any other failure fails the reconcile before its status write, so the transition is retried.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { EVENT_ANNOTATIONS, EVENT_LABEL, EVENT_LABEL_VALUE } from '../../api/notification-policy.ts';
 import { KubeError, kinds, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -14,6 +15,12 @@ export interface EventSpec {
   type: EventType;
   reason: string;
   message: string;
+  /**
+   * Structured facts of the transition (revision, Git commit, step, verdict: see
+   * EVENT_ANNOTATIONS), read by the notifications. Not part of the name: the same transition
+   * planned again carries the same facts.
+   */
+  annotations?: Record<string, string>;
 }
 
 export interface EventSource {
@@ -58,7 +65,14 @@ export class EventRecorder {
     const body: KubeObject = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { namespace, name: eventName(involved, transition, event) },
+      // The label lets the notification controller watch Sluice's Events only; the time with
+      // milliseconds orders transitions within one second (an Event's timestamps have seconds).
+      metadata: {
+        namespace,
+        name: eventName(involved, transition, event),
+        labels: { [EVENT_LABEL]: EVENT_LABEL_VALUE },
+        annotations: { ...event.annotations, [EVENT_ANNOTATIONS.recordedAt]: now },
+      },
       involvedObject: {
         apiVersion: involved.apiVersion,
         kind: involved.kind,
