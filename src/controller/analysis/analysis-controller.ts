@@ -3,7 +3,7 @@
 // measurement is taken exactly when it is due.
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.ts';
-import type { Informer, KubeClient } from '../../ports/kube.ts';
+import { kinds, type Informer, type KubeClient } from '../../ports/kube.ts';
 import type { MetricsProviderFactory } from '../../ports/metrics.ts';
 import type { SecretReader } from '../../ports/secrets.ts';
 import { Controller, type ObjectKey, type ReconcileContext, type Reconciler } from '../runtime/controller.ts';
@@ -31,7 +31,7 @@ export class AnalysisController extends Controller {
     const status = new StatusWriter(opts.kube, () => opts.clock.now());
     const reconciler: Reconciler = {
       async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext) {
-        const run = opts.runs.get(namespace, name);
+        const run = status.fresh(kinds.analysisRun, namespace, name, opts.runs.get(namespace, name));
         if (!run) return;
         const result = await reconcileAnalysisRun(run, { status, secrets: opts.secrets, metrics: opts.metrics, clock: opts.clock, logger: log });
         return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : undefined;

@@ -90,7 +90,7 @@ export class RolloutReconciler implements Reconciler {
   }
 
   async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext): Promise<{ requeueAfterMs?: number }> {
-    const raw = this.deps.caches.rollouts.get(namespace, name);
+    const raw = this.deps.status.fresh(kinds.rollout, namespace, name, this.deps.caches.rollouts.get(namespace, name));
     if (!raw) return {};
     const started = performance.now();
     const parsed = Rollout.safeParse({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', ...raw });

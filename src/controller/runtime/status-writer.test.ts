@@ -69,4 +69,30 @@ describe('status writer', () => {
     kube.failNext.push({ verb: 'patch', plural: 'gitsyncs', status: 500 });
     await assert.rejects(writer.write(kinds.gitSync, read(), { phase: 'Healthy' }), (err: unknown) => err instanceof KubeError && err.status === 500);
   });
+
+  test('fresh: the object a write returned stands in for the copy it replaced, and only for that copy', async () => {
+    const { kube, writer, read } = await setup({ phase: 'Progressing' });
+    const stale = read();
+    assert.equal(writer.fresh(kinds.gitSync, 'ns', 'g', stale), stale, 'nothing written yet: the cache is the truth');
+    assert.equal(await writer.write(kinds.gitSync, stale, { phase: 'Paused' }), 'written');
+    const standIn = writer.fresh(kinds.gitSync, 'ns', 'g', stale) as KubeObject & { status?: Record<string, unknown> };
+    assert.deepEqual(standIn.status, { phase: 'Paused' }, 'the cache still shows what the write replaced');
+    assert.equal(standIn.metadata?.resourceVersion, read().metadata?.resourceVersion);
+    assert.equal(await writer.write(kinds.gitSync, standIn, { phase: 'Healthy' }), 'written', 'a write from the stand-in is not a conflict');
+    await kube.patch(kinds.gitSync, 'ns', 'g', { status: { abort: true } }, { type: 'merge', subresource: 'status' }); // someone else
+    const caughtUp = read();
+    assert.equal(writer.fresh(kinds.gitSync, 'ns', 'g', caughtUp), caughtUp, 'once the cache moved past, the cache wins');
+    assert.equal(writer.fresh(kinds.gitSync, 'ns', 'g', stale), stale, 'and the stand-in is forgotten');
+  });
+
+  test('fresh: a recreated object (another uid) or one gone from the cache is never stood in for', async () => {
+    const { kube, writer, read } = await setup({ phase: 'Progressing' });
+    const old = read();
+    assert.equal(await writer.write(kinds.gitSync, old, { phase: 'Paused' }), 'written');
+    const recreated = { ...old, metadata: { ...old.metadata, uid: 'another' } };
+    assert.equal(writer.fresh(kinds.gitSync, 'ns', 'g', recreated), recreated);
+    assert.equal(await writer.write(kinds.gitSync, read(), { phase: 'Healthy' }), 'written');
+    await kube.delete(kinds.gitSync, 'ns', 'g');
+    assert.equal(writer.fresh(kinds.gitSync, 'ns', 'g', undefined), undefined);
+  });
 });

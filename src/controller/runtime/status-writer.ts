@@ -6,6 +6,13 @@
 // the cache has not shown yet), the API server answers 409 and nothing is overwritten; the
 // caller looks again on fresh state. No write at all when nothing changed.
 //
+// An informer shows a write some milliseconds after it was made, and a reconcile woken in between
+// (a pod became ready) would plan from the version the write replaced: its status write is doomed
+// (409) and it would record that transition's Events again. So the writer keeps what each write
+// returned until the cache moves past the version it replaced; `fresh` hands a reconcile that
+// object instead of the stale copy. It never guesses an order between resourceVersions: the
+// returned object is used only while the cache shows exactly the version the write replaced.
+//
 // The conflict rule, the same everywhere: 409 is a conflict (look again now); 422 is not — the
 // API server refuses the status itself (too large, a value the schema refuses). That is written
 // down once as a StatusWriteRejected condition (a small write that does pass) and retried slowly
@@ -37,13 +44,38 @@ function withoutRejection(status: Record<string, unknown>): Record<string, unkno
   return left.length ? { ...rest, conditions: left } : rest;
 }
 
+interface LastWrite {
+  /** The resourceVersion the write replaced. */
+  replaced: string;
+  uid: string | undefined;
+  returned: StatusHolder;
+}
+
+const keyOf = (kind: ResourceKind, namespace: string | undefined, name: string | undefined): string => `${kind.plural}/${namespace ?? ''}/${name ?? ''}`;
+
 export class StatusWriter {
   private readonly kube: Pick<KubeClient, 'patch'>;
   private readonly now: () => Date;
+  /** Per object: its last write, until the cache shows something other than what that write replaced. */
+  private readonly lastWrites = new Map<string, LastWrite>();
 
   constructor(kube: Pick<KubeClient, 'patch'>, now: () => Date) {
     this.kube = kube;
     this.now = now;
+  }
+
+  /**
+   * The object a reconcile should work from: `cached` (from an informer), or the object this
+   * writer's last write of it returned, while the cache still shows the version that write replaced.
+   */
+  fresh<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string, cached: T | undefined): T | undefined {
+    const key = keyOf(kind, namespace, name);
+    const last = this.lastWrites.get(key);
+    if (!last) return cached;
+    const stale = cached !== undefined && cached.metadata?.resourceVersion === last.replaced && cached.metadata?.uid === last.uid;
+    if (stale) return structuredClone(last.returned) as T;
+    this.lastWrites.delete(key);
+    return cached;
   }
 
   /**
@@ -61,7 +93,8 @@ export class StatusWriter {
     const patch = mergePatchBetween(before, wanted);
     if (patch === undefined) return 'unchanged';
     try {
-      await this.send(kind, obj, patch);
+      const returned = await this.send(kind, obj, patch);
+      this.remember(kind, obj, returned);
       return 'written';
     } catch (err) {
       if (!(err instanceof KubeError)) throw err;
@@ -70,6 +103,18 @@ export class StatusWriter {
       if (err.status === 422) return this.reportRejection(kind, obj, before, err);
       throw err;
     }
+  }
+
+  private remember(kind: ResourceKind, obj: StatusHolder, returned: unknown): void {
+    const key = keyOf(kind, obj.metadata?.namespace, obj.metadata?.name);
+    const replaced = obj.metadata?.resourceVersion;
+    const isObject = typeof returned === 'object' && returned !== null && (returned as StatusHolder).metadata?.resourceVersion;
+    if (!replaced || !isObject) {
+      this.lastWrites.delete(key);
+      return;
+    }
+    const { managedFields: _m, ...metadata } = (returned as StatusHolder).metadata ?? {};
+    this.lastWrites.set(key, { replaced, uid: obj.metadata?.uid, returned: { ...(returned as StatusHolder), metadata } });
   }
 
   private send(kind: ResourceKind, obj: StatusHolder, statusPatch: unknown): Promise<unknown> {
