@@ -375,6 +375,20 @@ describe('PrometheusProvider over a fake Prometheus API', () => {
     expectError(outcome, 'badResponse', new RegExp(`^reply larger than ${MAX_REPLY_BYTES} bytes`));
   });
 
+  test('a redirect is not followed (it could lead outside the address policy, with the headers): an http error naming it', async () => {
+    await withServer(success({ resultType: 'scalar', result: [1, '1'] }), async (elsewhere) => {
+      const redirect: Handler = (_req, res) => {
+        res.writeHead(302, { location: `${elsewhere.address}/api/v1/query` });
+        res.end();
+      };
+      await withServer(redirect, async (server) => {
+        const outcome = await new PrometheusProvider({ address: server.address, headers: { 'X-Api-Key': 'secret-key' } }).query(instant());
+        expectError(outcome, 'http', /HTTP 302.*redirect.*not followed/i);
+        assert.equal(elsewhere.requests.length, 0, 'nothing was sent where the redirect pointed');
+      });
+    });
+  });
+
   test('parsePrometheusNumber', () => {
     assert.equal(parsePrometheusNumber('1.5e-3'), 0.0015);
     assert.equal(parsePrometheusNumber('+Inf'), Infinity);

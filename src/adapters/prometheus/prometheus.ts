@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { MetricQueryError, MetricQueryOutcome, MetricQueryResult, MetricsProvider, MetricsQuery, QueryKind } from '../../ports/metrics.ts';
 import { MAX_QUERY_TIMEOUT_MS } from '../../core/analysis/defaults.ts';
 import { redactText, redactUrl } from '../../core/shared/redact.ts';
+import { formatIssues } from '../../core/shared/zod-issues.ts';
 
 /** Replies larger than this are refused (a query returning the whole TSDB is not a measurement). */
 export const MAX_REPLY_BYTES = 10 * 1024 * 1024;
@@ -109,7 +110,7 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
   const envelope = Envelope.safeParse(json);
   if (!envelope.success) {
     if (!ok2xx) return fail({ kind: 'http', httpStatus: reply.status, message: `HTTP ${reply.status} ${reply.statusText}`.trim() + hintFor(reply.status) });
-    return fail({ kind: 'badResponse', httpStatus: reply.status, message: `not a Prometheus API reply: ${zodSummary(envelope.error)}` });
+    return fail({ kind: 'badResponse', httpStatus: reply.status, message: `not a Prometheus API reply: ${formatIssues(envelope.error.issues, 3)}` });
   }
   const env = envelope.data;
   if (env.status === 'error' || !ok2xx) {
@@ -123,7 +124,7 @@ export function parseReply(reply: RawReply, kind: QueryKind): MetricQueryOutcome
     return fail({ kind: 'http', httpStatus: reply.status, message: `HTTP ${reply.status} ${reply.statusText}`.trim() + hintFor(reply.status) });
   }
   const data = QueryData.safeParse(env.data);
-  if (!data.success) return fail({ kind: 'badResponse', httpStatus: reply.status, message: `unexpected query result: ${zodSummary(data.error)}` });
+  if (!data.success) return fail({ kind: 'badResponse', httpStatus: reply.status, message: `unexpected query result: ${formatIssues(data.error.issues, 3)}` });
   const result = toResult(data.data);
   if (!result.ok) return fail({ kind: 'badResponse', httpStatus: reply.status, message: result.error });
   if (kind === 'instant' && result.value.type === 'matrix') {
@@ -187,14 +188,8 @@ function describeBody(reply: RawReply): string {
 function hintFor(status: number): string {
   if (status === 401 || status === 403) return ' (check provider.prometheus.authentication and its Secret)';
   if (status === 404) return ' (check provider.prometheus.address: the API is expected at <address>/api/v1/query)';
+  if (status >= 300 && status < 400) return ' (a redirect, not followed: set provider.prometheus.address to the address it points at)';
   return '';
-}
-
-function zodSummary(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`)
-    .join('; ');
 }
 
 // --- Network errors
@@ -272,6 +267,9 @@ export class PrometheusProvider implements MetricsProvider {
         onFulfilled: (config) => {
           config.signal = abort.signal;
           config.maxContentLength = MAX_REPLY_BYTES;
+          // A redirect could point outside the controller's address policy, and would carry the
+          // query's headers (a Secret's API key) there: never followed.
+          config.maxRedirects = 0;
           config.responseType = 'text'; // parse it here, whatever the content type says
           config.transitional = { ...config.transitional, silentJSONParsing: true, forcedJSONParsing: false };
           return config;
