@@ -80,6 +80,15 @@ describe('config: notifications', () => {
     assert.equal(loadConfig([], {}, () => 'sluice-system').notify.defaultPolicy, 'sluice-system/sluice-default');
   });
 
+  test('watching one namespace, the default policy lives there (the controller sees and may write nothing else); another is refused', () => {
+    assert.equal(loadConfig(['--namespace', 'team-a'], {}, () => 'sluice-system').notify.defaultPolicy, 'team-a/sluice-default');
+    assert.equal(loadConfig(['--namespace', 'team-a', '--notify-default-policy', 'team-a/alerts'], {}, none).notify.defaultPolicy, 'team-a/alerts');
+    assert.throws(
+      () => loadConfig(['--namespace', 'team-a', '--notify-default-policy', 'sluice-system/sluice-default'], {}, none),
+      /--notify-default-policy: "sluice-system\/sluice-default" is outside the watched namespace team-a/,
+    );
+  });
+
   test('flags and environment', () => {
     const c = loadConfig(
       ['--notify-webhook-url=https://hooks.example/x', '--notify-triggers=rollout-aborted, rollout-completed', '--notify-timeout=3s'],

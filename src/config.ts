@@ -184,10 +184,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
     console.log(USAGE);
     process.exit(0);
   }
+  const watched = values.namespace ?? env.SLUICE_NAMESPACE ?? undefined;
   const result = Config.safeParse({
     // $KUBECONFIG (which may list several files) is read by the client library itself
     kubeconfig: values.kubeconfig ?? undefined,
-    namespace: values.namespace ?? env.SLUICE_NAMESPACE ?? undefined,
+    namespace: watched,
     metricsAddr: values['metrics-addr'] ?? env.SLUICE_METRICS_ADDR ?? '127.0.0.1:8080',
     healthAddr: values['health-addr'] ?? env.SLUICE_HEALTH_ADDR ?? '127.0.0.1:8081',
     logLevel: values['log-level'] ?? env.SLUICE_LOG_LEVEL ?? 'info',
@@ -222,13 +223,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       slackUrl: env.SLUICE_NOTIFY_SLACK_URL || undefined,
       alertmanagerUrl: values['notify-alertmanager-url'] ?? env.SLUICE_NOTIFY_ALERTMANAGER_URL ?? undefined,
       triggers: splitList(values['notify-triggers'] ?? env.SLUICE_NOTIFY_TRIGGERS) ?? DEFAULT_NOTIFY_TRIGGERS,
+      // Watching one namespace, the controller sees (and may write) NotificationPolicies there only.
       defaultPolicy:
-        values['notify-default-policy'] ?? env.SLUICE_NOTIFY_DEFAULT_POLICY ?? `${ownNamespace() ?? env.POD_NAMESPACE ?? 'default'}/sluice-default`,
+        values['notify-default-policy'] ?? env.SLUICE_NOTIFY_DEFAULT_POLICY ?? `${watched ?? ownNamespace() ?? env.POD_NAMESPACE ?? 'default'}/sluice-default`,
       timeoutMs: durationMs(values['notify-timeout'] ?? env.SLUICE_NOTIFY_TIMEOUT ?? '10s'),
     },
   });
   if (!result.success) {
     throw new Error(`invalid configuration: ${formatIssues(result.error.issues, 10)}\n${USAGE}`);
+  }
+  const policyNamespace = result.data.notify.defaultPolicy.split('/')[0];
+  if (watched && policyNamespace !== watched) {
+    throw new Error(`invalid configuration: --notify-default-policy: "${result.data.notify.defaultPolicy}" is outside the watched namespace ${watched}`);
   }
   return result.data;
 }

@@ -7,9 +7,6 @@
 // Secret). A permission the code needs and the chart lacks fails these tests twice over: the
 // controller logs the API server's 403 (asserted empty) and the rollout does not complete. The
 // last test removes one permission to show both signs appear.
-//
-// Until the controller has leader election, the e2e install is one replica without it
-// (harness/chart.ts e2eValues); the chart's default is two with it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
