@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kinds } from '../src/ports/kube.ts';
+import { KubeError, kinds } from '../src/ports/kube.ts';
 import { canaryRollout, NS, service, startHarness, type Harness } from './helpers/harness.ts';
 
 const steps = [{ setWeight: 20 }, { pause: { duration: '30s' } }, { setWeight: 50 }, { pause: {} }, { setWeight: 80 }];
@@ -162,5 +162,32 @@ describe('canary by replica weights', () => {
     assert.equal(r.status.abort, true);
     assert.match(r.status.message ?? '', /not progressed for 60s/);
     assert.equal(h.replicaSets().filter((rs) => rs.image === 'example/app:v1')[0]?.replicas, 10);
+  });
+
+  test('a ReplicaSet the API server refuses although its template passed the dry run is an InvalidSpec, not a retry forever', async () => {
+    // What the controller adds to the template (canary metadata, anti-affinity) can make the real
+    // create fail where the dry run of the bare template passed (an admission policy, a bad label).
+    let refused = 0;
+    const create = h.kube.create.bind(h.kube);
+    h.kube.create = (async (kind: any, obj: any, opts: { dryRun?: boolean } = {}) => {
+      if (kind === kinds.replicaSet && !opts.dryRun && JSON.stringify(obj).includes('example/app:v2')) {
+        refused++;
+        throw new KubeError(422, 'Invalid', 'ReplicaSet.apps "app-x" is invalid: metadata.labels: Invalid value: "bad value"');
+      }
+      return create(kind, obj, opts);
+    }) as typeof h.kube.create;
+    await h.setImage('app', 'example/app:v2');
+    await h.advance(60_000);
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Degraded', r.status.message);
+    assert.match(r.status.message ?? '', /rejects .*ReplicaSet.*Invalid value: "bad value"/);
+    assert.equal(refused, 1, 'asked once, not again and again');
+    assert.deepEqual(
+      h.replicaSets().map((rs) => [rs.image, rs.replicas]),
+      [['example/app:v1', 10]],
+      'the stable keeps serving',
+    );
+    await h.setImage('app', 'example/app:v3');
+    assert.equal(h.rollout().status.currentStepIndex, 1, 'a fixed template rolls out');
   });
 });

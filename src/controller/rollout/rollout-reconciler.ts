@@ -78,7 +78,17 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
 interface TemplateCheck {
   equivalentHash?: string;
   error?: string;
+  /** When a refusal was seen: it is asked again after INVALID_SPEC_REQUEUE_MS (an admission policy may have changed). */
+  refusedAt?: number;
 }
+
+/** The real create of a new revision's ReplicaSet was refused as invalid: the next reconcile reports it. */
+class RefusedReplicaSet extends Error {}
+
+const templateKey = (rollout: Rollout) => `${rollout.metadata.uid}/${podTemplateHash(rollout.spec.template)}`;
+
+/** The API server's words, without the request line the client puts first. */
+const apiReason = (err: KubeError) => err.message.replace(/^[A-Z]+ \S+: 4\d\d /, '');
 
 export class RolloutReconciler implements Reconciler {
   private readonly deps: RolloutReconcilerDeps;
@@ -148,7 +158,12 @@ export class RolloutReconciler implements Reconciler {
     // Events before the status write that commits their transition, each named after that
     // transition: if the write is refused (stale cache) or the process dies before it, the next
     // reconcile plans the same transition, its Event already exists, and none is lost or doubled.
-    for (const action of result.actions) await this.act(rollout, action, log, result.status);
+    try {
+      for (const action of result.actions) await this.act(rollout, action, log, result.status);
+    } catch (err) {
+      if (err instanceof RefusedReplicaSet) return { requeueAfterMs: 0 };
+      throw err;
+    }
     if (!rollout.metadata.deletionTimestamp) {
       const written = await this.deps.status.write(kinds.rollout, raw, result.status);
       if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
@@ -182,9 +197,9 @@ export class RolloutReconciler implements Reconciler {
     const hash = podTemplateHash(rollout.spec.template);
     const hashOf = (rs: KubeObject) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
     if (replicaSets.some((rs) => hashOf(rs) === hash)) return {};
-    const key = `${rollout.metadata.uid}/${hash}`;
+    const key = templateKey(rollout);
     const known = this.templateChecks.get(key);
-    if (known) return known;
+    if (known && !(known.refusedAt !== undefined && this.deps.clock.now().getTime() - known.refusedAt >= INVALID_SPEC_REQUEUE_MS)) return known;
     const withoutHash = (template: unknown) => {
       const t = structuredClone(template) as { metadata?: { labels?: Record<string, string>; creationTimestamp?: unknown } };
       delete t.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
@@ -208,7 +223,7 @@ export class RolloutReconciler implements Reconciler {
       // 422: the template is invalid; 400: it cannot even be decoded (e.g. `memory: invalid`).
       // Either way it is the Rollout's problem, reported with the API server's words.
       if (!(err instanceof KubeError && (err.status === 422 || err.status === 400))) throw err;
-      result = { error: `the API server rejects spec.template: ${err.message.replace(/^[A-Z]+ \S+: 4\d\d /, '')}` };
+      result = { error: `the API server rejects spec.template: ${apiReason(err)}`, refusedAt: this.deps.clock.now().getTime() };
     }
     if (this.templateChecks.size > 10_000) this.templateChecks.clear();
     this.templateChecks.set(key, result);
@@ -248,6 +263,15 @@ export class RolloutReconciler implements Reconciler {
           await kube.create(kinds.replicaSet, action.replicaSet as KubeObject, { fieldManager: FIELD_MANAGER });
           log.info({ replicaSet: action.replicaSet.metadata.name, replicas: action.replicaSet.spec.replicas }, 'Created ReplicaSet');
         } catch (err) {
+          if (err instanceof KubeError && (err.status === 422 || err.status === 400)) {
+            // The template passed its dry run, but what the controller adds to it (canary or stable
+            // metadata, anti-affinity) or an admission rule refuses the ReplicaSet: the Rollout's
+            // problem, reported as InvalidSpec by the next reconcile, and asked again only slowly.
+            const error = `the API server rejects the ReplicaSet built from spec.template: ${apiReason(err)}`;
+            this.templateChecks.set(templateKey(rollout), { error, refusedAt: this.deps.clock.now().getTime() });
+            log.warn({ replicaSet: action.replicaSet.metadata.name, error }, 'ReplicaSet refused');
+            throw new RefusedReplicaSet(error);
+          }
           if (!(err instanceof KubeError && err.status === 409)) throw err;
         }
         return;
