@@ -6,6 +6,7 @@ import { ROLLOUT, SCOPE, SERVICE, kindOf, manifest } from '../../../test/helpers
 import { applyOrder, autoscaledRollouts, calculatePrune, isNoopApply, managedByOther, prepareForApply, specChanged, stampAppliedHash } from './desired.ts';
 import type { ManifestObject } from './manifests.ts';
 import { placeManifests, refKey } from './placement.ts';
+import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 
 describe('the field contract', () => {
   const place = (content: string) => placeManifests([manifest(content)], kindOf, SCOPE).objects[0]!;
@@ -181,6 +182,20 @@ describe('applying only what would change', () => {
     const before = stampAppliedHash(service([{ port: 80 }], { tier: 'front' }));
     const after = stampAppliedHash(service([{ port: 80 }]));
     assert.equal(isNoopApply(after, liveOf(before)), false);
+  });
+  test('a Service re-pinned by the rollout engine (its pod-template hash) is still a no-op; other drift in the selector is not', () => {
+    const pinned = (hash: string) => ({
+      ...service([{ port: 80 }]),
+      spec: { selector: { app: 'web', [POD_TEMPLATE_HASH_LABEL]: hash }, ports: [{ port: 80 }] },
+    });
+    const applied = stampAppliedHash(pinned('h1'));
+    const repinned = liveOf(applied);
+    (repinned.spec as unknown as { selector: Record<string, string> }).selector[POD_TEMPLATE_HASH_LABEL] = 'h2';
+    // The next sync copies the live hash into its body (keepRolloutSelector): its digest is the same.
+    assert.equal(isNoopApply(stampAppliedHash(pinned('h2')), repinned), true);
+    const hijacked = liveOf(applied);
+    (hijacked.spec as unknown as { selector: Record<string, string> }).selector.app = 'other';
+    assert.equal(isNoopApply(stampAppliedHash(pinned('h1')), hijacked), false);
   });
   test('no live object, or one that is not an object, is never a no-op', () => {
     assert.equal(isNoopApply(body, undefined), false);

@@ -178,9 +178,24 @@ export function normaliseInventory(entries: ReadonlyArray<InventoryEntry>): Inve
  */
 export function stampAppliedHash(body: ManifestObject): ManifestObject {
   const { [APPLIED_HASH_ANNOTATION]: _old, ...annotations } = body.metadata.annotations ?? {};
-  const unstamped = { ...body, metadata: { ...body.metadata, annotations } };
-  const digest = createHash('sha256').update(stableStringify(unstamped)).digest('hex').slice(0, 32);
+  const digest = createHash('sha256')
+    .update(stableStringify(digestInput({ ...body, metadata: { ...body.metadata, annotations } })))
+    .digest('hex')
+    .slice(0, 32);
   return { ...body, metadata: { ...body.metadata, annotations: { ...annotations, [APPLIED_HASH_ANNOTATION]: digest } } };
+}
+
+/**
+ * What the digest covers: the body, less a Service selector's pod-template hash, which the
+ * rollout engine re-pins at every step (the sync copies the live value into its body). Its value
+ * is still compared with the live one (isNoopApply's `holds`); only its coming and going is not
+ * what the digest is for.
+ */
+function digestInput(body: ManifestObject): ManifestObject {
+  const selector = (body.spec as { selector?: unknown } | undefined)?.selector;
+  if (body.kind !== 'Service' || body.apiVersion !== 'v1' || !isPlainObject(selector) || !(POD_TEMPLATE_HASH_LABEL in selector)) return body;
+  const { [POD_TEMPLATE_HASH_LABEL]: _hash, ...rest } = selector;
+  return { ...body, spec: { ...(body.spec as object), selector: rest } };
 }
 
 /**
