@@ -83,3 +83,35 @@ test('statusMergePatch: nulls for removed fields, nothing when equal', () => {
   assert.equal(statusMergePatch(b, { ...b }), undefined);
   assert.deepEqual(statusMergePatch(undefined, b), { lastSyncedCommit: 'y' });
 });
+
+test('condition messages are bounded, whatever the number of problems (the API server refuses an oversized status)', () => {
+  const problems = Array.from({ length: 2000 }, (_, i) => `ConfigMap team/config-${i}: forbidden: cannot delete configmaps in the namespace "team"`);
+  const status = calculateSyncedStatus(undefined, {
+    commit: 'a'.repeat(40),
+    now,
+    generation: 1,
+    inventory: [],
+    applied: 0,
+    changed: 0,
+    pruned: 0,
+    pruneProblems: problems,
+    nextSyncAt: undefined,
+    handledRequest: undefined,
+    hasWindows: false,
+  });
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  assert.ok((ready?.message ?? '').length <= 4200, `message of ${ready?.message?.length} characters`);
+  assert.match(ready?.message ?? '', /could not prune: ConfigMap team\/config-0: .*… \d+ more$/);
+  const failed = calculateFailedStatus(status, {
+    error: { reason: 'InvalidManifest', message: problems.join('\n'), commit: 'b'.repeat(40) },
+    stalled: true,
+    now: later,
+    generation: 1,
+    inventory: undefined,
+    nextSyncAt: undefined,
+    handledRequest: undefined,
+    hasWindows: false,
+    attempted: true,
+  });
+  assert.ok((failed.conditions?.find((c) => c.type === 'Ready')?.message ?? '').length <= 4200);
+});

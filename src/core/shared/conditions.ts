@@ -1,7 +1,13 @@
 // Conditions with Kubernetes semantics: lastTransitionTime changes only when status flips.
+// Messages are bounded (a message naming thousands of problems would make the whole status
+// too large for the API server to accept).
 import type { Condition } from '../../api/meta.ts';
+import { truncate } from './truncate.ts';
 
-export function setCondition(conditions: Condition[], next: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>, now: Date): Condition[] {
+const MAX_CONDITION_MESSAGE_LENGTH = 4096;
+
+export function setCondition(conditions: Condition[], wanted: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>, now: Date): Condition[] {
+  const next = wanted.message === undefined ? wanted : { ...wanted, message: truncate(wanted.message, MAX_CONDITION_MESSAGE_LENGTH) };
   const existing = conditions.find((c) => c.type === next.type);
   const sameAsBefore = existing && existing.status === next.status && existing.reason === next.reason && existing.message === next.message;
   if (sameAsBefore) return conditions;
