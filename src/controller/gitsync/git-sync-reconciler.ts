@@ -23,7 +23,7 @@ import { namespaceScope, type GitSyncPolicy } from '../../core/gitops/placement.
 import { calculateNextDue, decideSync, firstAllowedTime, scheduleProblems, type SyncTrigger } from '../../core/gitops/schedule.ts';
 import { calculateBlockedStatus, calculateFailedStatus, calculateSyncedStatus, calculateWaitingStatus } from '../../core/gitops/status.ts';
 import { maskValues } from '../../core/shared/mask.ts';
-import { CONFLICT_REQUEUE_MS } from '../../core/shared/requeue.ts';
+import { CONFLICT_REQUEUE_MS, FAR_OFF_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS, UNKNOWN_TIME_REQUEUE_MS } from '../../core/shared/requeue.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { DEFAULT_READ_LIMITS, type GitClient, type ReadLimits } from '../../ports/git.ts';
@@ -72,18 +72,9 @@ export interface GitSyncResult {
   requeueAfterMs?: number;
 }
 
-/** Requeue for a GitSync whose spec is invalid (a spec change triggers a reconcile anyway). */
-export const INVALID_SPEC_REQUEUE_MS = 10 * 60_000;
 /** Deadline of one whole sync: fetch, read, every request of the dry run, apply and prune. */
 export const SYNC_DEADLINE_MS = 5 * 60_000;
-/** Requeue when no time is known (windows that never allow, or could not be worked out). */
-const UNKNOWN_TIME_REQUEUE_MS = 3_600_000;
-/**
- * The longest requeue: a window may next open in years (Feb 29 on a Monday: 2044), and a
- * timer cannot wait longer than 2^31-1 ms (24.8 days); a daily look costs nothing.
- */
-const MAX_REQUEUE_MS = 24 * 3_600_000;
-const bounded = (ms: number) => Math.min(MAX_REQUEUE_MS, ms);
+const bounded = (ms: number) => Math.min(FAR_OFF_REQUEUE_MS, ms);
 
 /** Reads the GitSync and reconciles it; a deleted GitSync drops its Git cache. */
 export async function reconcileGitSyncByKey(namespace: string, name: string, deps: GitSyncDeps): Promise<GitSyncResult> {

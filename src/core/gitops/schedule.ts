@@ -10,6 +10,7 @@ import { durationToMs, formatMs } from '../../api/duration.ts';
 import { DEFAULT_INTERVAL, type GitSyncSpec, type GitSyncStatus, type SyncWindow } from '../../api/git-sync.ts';
 import { lastFailureRetryable } from './failures.ts';
 import { cronNeverMatches, cronProblem, nextCronTime, openSpanEnd, parseCron, previousCronTime, WorkBudget, WorkBudgetExceeded, type Cron } from './cron.ts';
+import { UNKNOWN_TIME_REQUEUE_MS } from '../shared/requeue.ts';
 
 /** Retry delay after a failed attempt (capped by the normal period). */
 export const RETRY_AFTER_FAILURE_MS = 60_000;
@@ -186,7 +187,7 @@ export function calculateNextDue(
       found = nextCronTime(parseCron(spec.schedule, spec.timeZone), lastAttempt, budget);
     } catch (err) {
       if (!(err instanceof WorkBudgetExceeded)) throw err;
-      found = new Date(lastAttempt.getTime() + RETRY_AFTER_FAILURE_MS * 60); // look again in an hour
+      found = new Date(lastAttempt.getTime() + UNKNOWN_TIME_REQUEUE_MS); // could not be worked out: look again in an hour
     }
     next = found ?? new Date(lastAttempt.getTime() + 365 * 86_400_000);
   } else {

@@ -9,6 +9,15 @@ export const STATUS_REJECTED_REQUEUE_MS = 5 * 60_000;
 /** Someone else wrote first (a person's action, another reconcile): look again on fresh state now. */
 export const CONFLICT_REQUEUE_MS = 0;
 
+/** A time that could not be worked out (sync windows that never allow): look again in an hour. */
+export const UNKNOWN_TIME_REQUEUE_MS = 3_600_000;
+
+/**
+ * A time far off (a window that next opens in years: Feb 29 on a Monday is 2044): look again
+ * daily rather than hold a timer for weeks; looking costs nothing.
+ */
+export const FAR_OFF_REQUEUE_MS = 24 * 3_600_000;
+
 /** The longest requeue: what one timer can wait (2^31-1 ms, about 24.8 days). Looking again earlier is harmless. */
 export const MAX_REQUEUE_MS = 2 ** 31 - 1;
 
