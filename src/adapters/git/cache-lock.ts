@@ -3,9 +3,10 @@
 // fetches into the same bare repository fail with "cannot lock ref" or remove each other's
 // half-made repository. A lock is a file created exclusively (O_EXCL) next to the repository,
 // holding who took it; its holder touches it while it works, so a lock is stale when its
-// holder is gone (same host, no such process) or it has not been touched for STALE_MS.
+// holder is gone (same host, no such process) or it has not been touched for STALE_MS. Waiters
+// remove a stale lock one at a time and only after looking again (breakStaleLock).
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { GitError } from '../../ports/git.ts';
 
@@ -28,7 +29,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function isStale(path: string): Promise<{ stale: boolean; holder: Holder | undefined }> {
+async function isStale(path: string): Promise<{ stale: boolean; holder: Holder | undefined; text?: string }> {
   const [text, info] = await Promise.all([readFile(path, 'utf8').catch(() => undefined), stat(path).catch(() => undefined)]);
   if (text === undefined || !info) return { stale: false, holder: undefined }; // just released: try again
   let holder: Holder | undefined;
@@ -37,8 +38,34 @@ async function isStale(path: string): Promise<{ stale: boolean; holder: Holder |
   } catch {
     holder = undefined; // being written, or garbage: age decides
   }
-  if (holder && holder.host === hostname() && !alive(holder.pid)) return { stale: true, holder };
-  return { stale: Date.now() - info.mtimeMs > STALE_MS, holder };
+  if (holder && holder.host === hostname() && !alive(holder.pid)) return { stale: true, holder, text };
+  return { stale: Date.now() - info.mtimeMs > STALE_MS, holder, text };
+}
+
+/** A breaker older than this was left by a process that died while breaking a lock. */
+const BREAKER_STALE_MS = 10_000;
+
+/**
+ * Removes the stale lock at `path` (its content was `staleText`), and nothing else: waiters
+ * break a lock one at a time (a breaker file taken exclusively), and under the breaker look again,
+ * so a lock that another waiter took meanwhile (other content) is never removed.
+ */
+async function breakStaleLock(path: string, staleText: string | undefined): Promise<void> {
+  const breaker = `${path}.break`;
+  try {
+    await (await open(breaker, 'wx', 0o600)).close();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const info = await stat(breaker).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > BREAKER_STALE_MS) await rm(breaker, { force: true });
+    return; // someone else is breaking it: wait and look again
+  }
+  try {
+    const again = await isStale(path);
+    if (again.stale && again.text === staleText) await rm(path, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 /**
@@ -60,14 +87,9 @@ export async function withFileLock<T>(path: string, timeoutMs: number, fn: () =>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const { stale, holder } = await isStale(path);
+    const { stale, holder, text } = await isStale(path);
     if (stale) {
-      // Move it aside under a unique name first, so two waiters cannot both remove a fresh lock.
-      const aside = `${path}.stale-${token}`;
-      await rename(path, aside).then(
-        () => rm(aside, { force: true }),
-        () => undefined,
-      );
+      await breakStaleLock(path, text);
       continue;
     }
     if (Date.now() >= deadline) {
