@@ -171,10 +171,12 @@ async function main(): Promise<void> {
   // once and exit, as controller-runtime does; the pod is restarted and comes back as a follower
   // with a new identity. Reconciles in flight may finish while nobody else can hold the Lease
   // yet (lease duration - renew deadline), never longer.
-  const leadershipLost = async (reason: string) => {
+  const leadershipLost = async (reason: string, taken: boolean) => {
     if (stopping) return;
     stopping = true;
-    const graceMs = le.leaseDurationMs - le.renewDeadlineMs;
+    // Not renewed: nobody else may lead before the lease duration, so work in flight may finish
+    // until then. Taken: the other holder may already act, so exit now (as a crash would).
+    const graceMs = taken ? 0 : le.leaseDurationMs - le.renewDeadlineMs;
     const drained = await Promise.race([
       Promise.all(controllers.map((c) => c.stop())).then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
@@ -235,7 +237,7 @@ async function main(): Promise<void> {
     onStartedLeading: () => {
       if (!stopping) runAll();
     },
-    onStoppedLeading: (reason) => void leadershipLost(reason),
+    onStoppedLeading: (reason, taken) => void leadershipLost(reason, taken),
   });
   logger.info({ identity }, 'Caches synced; following until this replica holds the Lease');
   elector.start();

@@ -38,7 +38,7 @@ function connection(kube: FakeKube) {
 
 function candidate(kube: FakeKube, clock: FakeClock, id: string, registry = new Registry()) {
   const conn = connection(kube);
-  const events: Array<{ at: number; what: 'started' | 'stopped'; reason?: string }> = [];
+  const events: Array<{ at: number; what: 'started' | 'stopped'; reason?: string; taken?: boolean }> = [];
   const elector = new LeaderElector({
     kube: conn.client,
     clock,
@@ -49,7 +49,7 @@ function candidate(kube: FakeKube, clock: FakeClock, id: string, registry = new 
     timing,
     metrics: createLeaderMetrics(registry, 'sluice-system/sluice-controller'),
     onStartedLeading: () => events.push({ at: clock.now().getTime(), what: 'started' }),
-    onStoppedLeading: (reason) => events.push({ at: clock.now().getTime(), what: 'stopped', reason }),
+    onStoppedLeading: (reason, taken) => events.push({ at: clock.now().getTime(), what: 'stopped', reason, taken }),
   });
   return { elector, conn, events, registry };
 }
@@ -140,6 +140,7 @@ describe('leader election', () => {
     await advance(clock, 12_000);
     const lost = a.events.find((e) => e.what === 'stopped');
     assert.ok(lost, 'lost while the request still hangs');
+    assert.equal(lost.taken, false, 'not renewed: nobody else may lead before the lease duration, so work in flight may finish');
     assert.ok(lost.at - acquiredAt <= timing.renewDeadlineMs);
   });
 
@@ -153,6 +154,7 @@ describe('leader election', () => {
     await advance(clock, 2_100);
     assert.equal(a.elector.isLeader(), false);
     assert.match(a.events.find((e) => e.what === 'stopped')?.reason ?? '', /held by intruder/);
+    assert.equal(a.events.find((e) => e.what === 'stopped')?.taken, true, 'taken: another leader already acts, so nothing in flight may finish');
     assert.equal(holder(kube), 'intruder', 'the leader did not overwrite the newer holder');
   });
 

@@ -67,8 +67,12 @@ export interface LeaderElectionOptions {
   metrics?: LeaderMetrics;
   /** This process holds the Lease: start acting. Called once at most. */
   onStartedLeading: () => void;
-  /** The Lease was lost (not renewed in time, or taken): stop acting now. Never called after release(). */
-  onStoppedLeading: (reason: string) => void;
+  /**
+   * The Lease was lost: stop acting now. `taken`: another holder is in the Lease (it may already
+   * act: stop without letting work in flight finish); else not renewed in time (nobody else may
+   * lead before the lease duration runs out). Never called after release().
+   */
+  onStoppedLeading: (reason: string, taken: boolean) => void;
 }
 
 export class LeaderElector {
@@ -177,7 +181,7 @@ export class LeaderElector {
   private async acquireOrRenew(lease: KubeObject | undefined): Promise<void> {
     const observation = lease ? this.observation : undefined;
     if (observation && this.leading && observation.record.holderIdentity !== this.opts.identity) {
-      this.lose(`the Lease is held by ${observation.record.holderIdentity || 'nobody'}`);
+      this.lose(`the Lease is held by ${observation.record.holderIdentity || 'nobody'}`, true);
       return;
     }
     const decision = decide(observation, this.opts.identity, this.opts.timing.leaseDurationMs, this.now());
@@ -244,19 +248,19 @@ export class LeaderElector {
     this.cancelDeadline = this.opts.clock.setTimer(due, () => {
       this.cancelDeadline = undefined;
       if (this.leading && renewDeadlinePassed(this.lastRenewAt, this.opts.timing.renewDeadlineMs, this.now())) {
-        this.lose(`the Lease was not renewed within the renew deadline (${this.opts.timing.renewDeadlineMs}ms)`);
+        this.lose(`the Lease was not renewed within the renew deadline (${this.opts.timing.renewDeadlineMs}ms)`, false);
       }
     });
   }
 
-  private lose(reason: string): void {
+  private lose(reason: string, taken: boolean): void {
     if (!this.leading) return;
     this.stopped = true;
     this.cancelTick?.();
     this.cancelDeadline?.();
     this.setLeading(false);
     this.log.error({ reason, lastRenewal: new Date(this.lastRenewAt).toISOString() }, 'Lost leadership');
-    this.opts.onStoppedLeading(reason);
+    this.opts.onStoppedLeading(reason, taken);
   }
 
   private setLeading(leading: boolean): void {
