@@ -111,7 +111,7 @@ describe('chart', () => {
         try {
           await env.withDiagnostics(ns, logs(), fn);
         } finally {
-          await k.run(['delete', 'gitsyncs.sluice.dev', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
+          await k.run(['delete', 'gitsyncs.sluice.dev,notificationpolicies.sluice.dev', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
           const deleted = await k.run(['delete', 'rollouts.sluice.dev', '--all', '-n', ns, '--wait=true', '--timeout=45s']);
           await k.run(['delete', 'services,analysistemplates.sluice.dev,secrets', '--all', '-n', ns, '--wait=false']);
           assert.equal(deleted.code, 0, `Rollouts deleted, their finalizers removed by the controller: ${deleted.stderr}`);
@@ -178,11 +178,21 @@ describe('chart', () => {
       );
 
       test(
-        'analysis: a bad version is rolled back by its AnalysisRun',
+        'analysis: a bad version is rolled back by its AnalysisRun, and the abort is notified once',
         inNamespace(async () => {
           const s = scenario(env, ns);
+          const hookPath = `/n/${ns}/chart-${scope}`;
           await s.apply(
             manifest(
+              {
+                apiVersion: 'sluice.dev/v1alpha1',
+                kind: 'NotificationPolicy',
+                metadata: { name: 'team' },
+                spec: {
+                  channels: [{ name: 'hook', type: 'webhook', url: `${env.webhook.url}${hookPath}` }],
+                  routes: [{ triggers: ['rollout-aborted'], channels: ['hook'] }],
+                },
+              },
               errorRateTemplate(env, ns, { name: 'judged-errors' }),
               canaryServices(),
               canaryRollout({ replicas: 2, steps: [{ setWeight: 50 }, analysisStep('judged-errors'), { setWeight: 100 }] }),
@@ -211,6 +221,17 @@ describe('chart', () => {
           const runs = (await analysisRuns(k, ns)).filter((r) => r.raw.metadata.ownerReferences?.[0]?.name === 'demo');
           assert.equal(runs.length, 1, describeRuns(runs));
           assert.equal(runs[0]!.phase, 'Failed');
+          // The notification controller as the ServiceAccount: Events watched, the policy's outbox written.
+          const sent = await waitFor(
+            'the abort notified once to the webhook',
+            async () => {
+              const rs = (await env.webhook.requests(hookPath)).filter((r) => r.status >= 200 && r.status < 300);
+              assert.equal(rs.length, 1, `${rs.length} notifications`);
+              return rs;
+            },
+            { timeoutMs: 30_000, intervalMs: 300 },
+          );
+          assert.match(sent[0]!.body, /rollout-aborted/);
         }),
       );
 
