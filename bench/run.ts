@@ -136,7 +136,8 @@ class Bench {
         kubeconfig: d.kubeconfig,
         stateDir: d.stateDir,
         name: 'sluice',
-        env: { SLUICE_LOG_LEVEL: 'info' },
+        // SLUICE_BENCH_NODE_OPTIONS: Node options for Sluice only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        env: { SLUICE_LOG_LEVEL: 'info', ...(process.env.SLUICE_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SLUICE_BENCH_NODE_OPTIONS } : {}) },
         entry,
       });
       return { pid: h.pid(), logFile: h.logFile, stop: () => h.stop() };

@@ -23,6 +23,7 @@ import {
   type LeaseRef,
 } from '../harness/leader.ts';
 import { freePort, log } from '../harness/proc.ts';
+import { waitFor } from '../harness/wait.ts';
 import { assertHealthyOn, canaryRollout, canaryServices, completedSteps, manifest, scenario, type EventView, type Scenario } from '../harness/rollouts.ts';
 
 const env = attach();
@@ -156,6 +157,18 @@ describe('leader election', () => {
     withRollout('leader-kill', async (s, h1) => {
       const first = await waitForLeader(replicas, 'a leader', LEASE_MS + 3 * RETRY_MS);
       const second = replicas.find((r) => r !== first)!;
+      const hookPath = `/n/${s.ns}/leader`;
+      await s.apply(
+        manifest({
+          apiVersion: 'sluice.dev/v1alpha1',
+          kind: 'NotificationPolicy',
+          metadata: { name: 'team' },
+          spec: {
+            channels: [{ name: 'hook', type: 'webhook', url: `${env.webhook.url}${hookPath}` }],
+            routes: [{ triggers: ['rollout-completed'], channels: ['hook'] }],
+          },
+        }),
+      );
       await s.setImage('example/app:v2');
       const p = await s.waitFor('in the first pause', (v) => {
         assert.equal(v.rollout.status.currentStepIndex, 1);
@@ -200,6 +213,18 @@ describe('leader election', () => {
       await stepsExactlyOnce(s, h2);
       await s.settled();
       assert.equal((await leaders(replicas)).length, 1);
+      // Three leaders over the rollout, one completion notification, never a key acknowledged twice.
+      const sent = await waitFor(
+        'the completion of v2 notified once',
+        async () => {
+          const acked = (await env.webhook.requests(hookPath)).filter((r) => r.status >= 200 && r.status < 300);
+          assert.equal(acked.filter((r) => r.body.includes(h2)).length, 1, `${acked.length} acknowledged notifications`);
+          return acked;
+        },
+        { timeoutMs: 30_000, intervalMs: 300 },
+      );
+      const keys = sent.map((r) => String(r.headers['idempotency-key']));
+      assert.equal(new Set(keys).size, keys.length, `an Idempotency-Key acknowledged twice: ${keys.join(', ')}`);
     }));
 
   test('kube-apiserver restarted while both run: exactly one leader afterwards, and the rollout completes', async (t) => {
