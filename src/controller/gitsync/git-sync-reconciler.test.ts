@@ -131,7 +131,7 @@ describe('GitSync: the life of a repository', () => {
     await w.reconcile();
     const sent = w.kube.impersonated.slice(before);
     assert.ok(
-      sent.some((r) => / get /.test(r)),
+      sent.some((r) => / (get|list) /.test(r)),
       'the live objects are read',
     );
     assert.deepEqual(
@@ -266,6 +266,50 @@ describe('GitSync: the life of a repository', () => {
     await w.setSpec({ suspend: false });
     await w.reconcile();
     assert.equal(image(w.get(kinds.rollout, 'web')), 'web:5');
+  });
+});
+
+describe('GitSync: reading many objects of a kind', () => {
+  const manyConfigMaps = Object.fromEntries(
+    Array.from({ length: 8 }, (_, i) => [`deploy/config-${i}.yaml`, configMap(String(i)).replace('name: settings', `name: settings-${i}`)]),
+  );
+  const reads = (sent: string[]) => sent.filter((r) => / (get|list) configmaps /.test(r)).map((r) => r.split(' ').slice(1, 3).join(' '));
+
+  test('eight ConfigMaps in one namespace are read with one LIST, not eight GETs; a no-op sync of them writes nothing', async () => {
+    const w = await world();
+    try {
+      await w.repo.commit(manyConfigMaps);
+      await w.reconcile();
+      assert.equal(condition(w.status(), 'Ready')?.status, 'True', condition(w.status(), 'Ready')?.message);
+      assert.equal((w.get(configMapKind, 'settings-7') as { data?: Record<string, string> } | undefined)?.data?.mode, '7');
+      w.clock.advance(60_000);
+      const before = w.kube.impersonated.length;
+      await w.reconcile();
+      const sent = w.kube.impersonated.slice(before);
+      assert.deepEqual(reads(sent), ['list configmaps'], sent.join('\n'));
+      assert.deepEqual(
+        sent.filter((r) => / patch /.test(r)),
+        [],
+      );
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test('an identity that may get but not list them reads each with a GET, and the sync goes on', async () => {
+    const w = await world();
+    try {
+      w.kube.authorize = (_user, verb, kind) => !(verb === 'list' && kind.plural === 'configmaps');
+      await w.repo.commit(manyConfigMaps);
+      const before = w.kube.impersonated.length;
+      await w.reconcile();
+      assert.equal(condition(w.status(), 'Ready')?.status, 'True', condition(w.status(), 'Ready')?.message);
+      const sent = reads(w.kube.impersonated.slice(before));
+      assert.equal(sent.filter((r) => r === 'get configmaps').length, 8, sent.join(', '));
+      assert.equal((w.get(configMapKind, 'settings-3') as { data?: Record<string, string> } | undefined)?.data?.mode, '3');
+    } finally {
+      await w.cleanup();
+    }
   });
 });
 
