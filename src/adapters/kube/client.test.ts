@@ -65,10 +65,10 @@ async function waitUntil(condition: () => boolean): Promise<void> {
 
 /** A stand-in API server on 127.0.0.1: `handle` answers, every request is recorded. */
 async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void) {
-  const requests: Array<{ at: number; method: string; url: URL }> = [];
+  const requests: Array<{ at: number; method: string; url: URL; socket: unknown }> = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    requests.push({ at: Date.now(), method: req.method ?? '', url });
+    requests.push({ at: Date.now(), method: req.method ?? '', url, socket: req.socket });
     handle(req, res, url);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -93,6 +93,20 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
 };
 
 describe('RestKubeClient hardening', () => {
+  test('requests reuse their connections (keep-alive), instead of a new connection (and TLS handshake) each', async () => {
+    const api = await fakeApiServer((_req, res) => sendJson(res, 200, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'c', namespace: 'ns' } }));
+    const sockets = new Set<unknown>();
+    try {
+      const client = new RestKubeClient(api.kc);
+      for (let i = 0; i < 10; i++) await client.get(kinds.service, 'ns', 'c');
+      for (const r of api.requests) sockets.add(r.socket);
+      assert.equal(api.requests.length, 10);
+      assert.equal(sockets.size, 1, `${sockets.size} connections for 10 requests one after the other`);
+    } finally {
+      await api.close();
+    }
+  });
+
   test('informers keep no managedFields, apply their trim, and watch with bookmarks', async () => {
     const pod = {
       apiVersion: 'v1',

@@ -111,6 +111,8 @@ interface Impersonation {
   groups: string[];
 }
 
+const IDLE_SOCKET_MS = 30_000;
+
 export class RestKubeClient implements KubeClient {
   readonly config: KubeConfig;
   private impersonation: Impersonation | undefined;
@@ -120,6 +122,7 @@ export class RestKubeClient implements KubeClient {
   private readonly onRequest: RestOptions['onRequest'];
   private readonly discovered = new Map<string, { kind: ResourceKind | undefined; at: number }>();
   private requestOptions?: { options: Promise<https.RequestOptions>; at: number };
+  private ownAgent?: { key: string; plain: unknown; agent: http.Agent };
   /** Shared with the impersonating clients made from this one: one budget for the process. */
   private limiter: TokenBucket;
   /** Requests made, by verb: the benchmarks read API cost from here. */
@@ -149,12 +152,37 @@ export class RestKubeClient implements KubeClient {
    * TLS and authentication from the kubeconfig, read again every authRefreshMs: an in-cluster
    * ServiceAccount token is rotated by the kubelet, and a token read once would expire.
    */
+  /**
+   * client-node's agent does not keep connections alive (an Agent's default), so every request
+   * would open a new connection and TLS handshake: most of the controller's CPU, and a round trip
+   * more per request. The same TLS options on a keep-alive agent, made again only when they
+   * change (a rotated client certificate). Proxy agents are left as they are.
+   */
+  private keepAliveAgent(agent: https.RequestOptions['agent']): https.RequestOptions['agent'] {
+    const plain = agent && (agent.constructor === https.Agent || agent.constructor === http.Agent);
+    if (!plain) return agent;
+    const options = (agent as http.Agent & { options?: https.AgentOptions }).options ?? {};
+    const tls = [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.rejectUnauthorized, options.servername];
+    const key = JSON.stringify(tls.map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+    if (this.ownAgent?.key !== key || this.ownAgent.plain !== agent.constructor) {
+      const old = this.ownAgent?.agent;
+      if (old) setTimeout(() => old.destroy(), IDLE_SOCKET_MS).unref(); // after the requests in flight on it
+      // An idle connection is closed after IDLE_SOCKET_MS, before the API server would (a request
+      // sent on a connection the server is closing fails).
+      const alive = { ...options, keepAlive: true, timeout: options.timeout ?? IDLE_SOCKET_MS };
+      const made = agent.constructor === https.Agent ? new https.Agent(alive) : new http.Agent(alive);
+      this.ownAgent = { key, plain: agent.constructor, agent: made };
+    }
+    return this.ownAgent.agent;
+  }
+
   private baseOptions(): Promise<https.RequestOptions> {
     const now = this.opts.now();
     if (!this.requestOptions || now - this.requestOptions.at >= this.opts.authRefreshMs) {
       const options = (async () => {
         const o: https.RequestOptions = { headers: {} };
         await this.config.applyToHTTPSOptions(o);
+        o.agent = this.keepAliveAgent(o.agent);
         return o;
       })();
       // A failed read is not kept: the next request tries again.
