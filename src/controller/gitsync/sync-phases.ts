@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { durationToMs } from '../../api/duration.ts';
 import { DEFAULT_TIMEOUT, GIT_SYNC_FIELD_MANAGER, type GitSyncSpec, type GitSyncStatus, type InventoryEntry } from '../../api/git-sync.ts';
+import { readLive } from './live-objects.ts';
 import {
   applyOrder,
   autoscaledRollouts,
@@ -208,55 +209,6 @@ export async function parsePhase(ctx: SyncContext, commit: string): Promise<Mani
   return manifests;
 }
 
-/**
- * Objects of one kind in one namespace: from this many on they are read with one LIST instead of
- * a GET each (a sync of 2,000 ConfigMaps: 1 request, not 2,000), when the sync's identity may
- * list them; else, and always for Secrets (never listed), a GET each.
- */
-const LIST_FROM = 5;
-
-async function readLive(ctx: SyncContext, objects: ReadonlyArray<DesiredObject>, commit: string): Promise<Map<string, KubeObject | undefined>> {
-  const groups = new Map<string, DesiredObject[]>();
-  for (const d of objects) {
-    const kind = d.resource as ResourceKind;
-    const key = `${kind.apiVersion} ${kind.plural} ${d.ref.namespace ?? ''}`;
-    groups.set(key, [...(groups.get(key) ?? []), d]);
-  }
-  const live = new Map<string, KubeObject | undefined>();
-  for (const group of groups.values()) {
-    const first = group[0]!;
-    const kind = first.resource as ResourceKind;
-    if (group.length >= LIST_FROM && !(kind.apiVersion === 'v1' && kind.plural === 'secrets')) {
-      const where = first.ref.namespace ? ` in namespace ${first.ref.namespace}` : '';
-      const listed = await kubeCall(
-        ctx,
-        `list ${kind.plural}${where}`,
-        async () => {
-          try {
-            return await ctx.kube.list(kind, first.ref.namespace);
-          } catch (err) {
-            if (err instanceof KubeError && err.status === 403) return undefined; // may get, not list: a GET each
-            throw err;
-          }
-        },
-        commit,
-      );
-      if (listed) {
-        const byName = new Map(listed.map((o) => [o.metadata?.name, o]));
-        for (const d of group) live.set(refKey(d.ref), byName.get(d.ref.name));
-        continue;
-      }
-    }
-    for (const d of group) {
-      live.set(
-        refKey(d.ref),
-        await kubeCall(ctx, `get ${describeRef(d.ref)}`, () => ctx.kube.get(d.resource as ResourceKind, d.ref.namespace, d.ref.name), commit),
-      );
-    }
-  }
-  return live;
-}
-
 /** 3. Validate against the cluster: kinds served, namespaces allowed, no object twice or owned by another GitSync; then the bodies to apply. */
 export async function validatePhase(ctx: SyncContext, manifests: Manifest[], commit: string): Promise<PreparedObject[]> {
   const scope = namespaceScope(ctx.namespace, ctx.spec, ctx.policy);
@@ -268,7 +220,7 @@ export async function validatePhase(ctx: SyncContext, manifests: Manifest[], com
   }
   const placed = placeManifests(manifests, (apiVersion, kind) => resolved.get(`${apiVersion} ${kind}`), scope);
   abortOn(placed.problems, commit);
-  const live = await readLive(ctx, placed.objects, commit);
+  const live = await readLive(ctx, placed.objects, (what, fn) => kubeCall(ctx, what, fn, commit));
   const ownership: ManifestProblem[] = [];
   for (const d of placed.objects) {
     const current = live.get(refKey(d.ref));
