@@ -43,6 +43,23 @@ describe('canary scale options', () => {
     assert.deepEqual(sizes(h), { 'example/app:v1': 7, 'example/app:v2': 3 });
   });
 
+  test('with dynamicStableScale, a canary scaled to every replica still leaves a stable pod while the weight is below 100', async () => {
+    await h.kube.create(
+      kinds.rollout,
+      canaryRollout({
+        steps: [{ setCanaryScale: { replicas: 10 } }, { setWeight: 50 }, { pause: {} }],
+        dynamicStableScale: true,
+        maxSurge: 10,
+        maxUnavailable: 0,
+      }),
+    );
+    await h.settle();
+    await h.setImage('app', 'example/app:v2');
+    assert.equal(h.rollout().status.desiredWeight, 50);
+    const stable = sizes(h)['example/app:v1'] ?? 0;
+    assert.ok(stable >= 1, `stable at ${stable} pods while the desired weight is 50: all traffic on the canary`);
+  });
+
   test('abortScaleDownDelaySeconds keeps aborted canary pods for the delay, then removes them', async () => {
     await h.kube.create(kinds.rollout, canaryRollout({ steps: [{ setWeight: 20 }, { pause: {} }], abortScaleDownDelaySeconds: 30 }));
     await h.settle();

@@ -239,7 +239,7 @@ function desiredCounts(
   const explicit = final ? undefined : canaryScaleAtStep(steps, index, n);
   let desired: Targets =
     explicit !== undefined
-      ? { canary: explicit, stable: canary.dynamicStableScale ? Math.max(0, n - explicit) : byWeight.stable }
+      ? { canary: explicit, stable: canary.dynamicStableScale ? Math.max(weight < 100 ? 1 : 0, n - explicit) : byWeight.stable }
       : canary.dynamicStableScale
         ? { canary: byWeight.canary, stable: Math.max(weight < 100 ? 1 : 0, n - byWeight.canary) }
         : byWeight;
