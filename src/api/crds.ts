@@ -61,7 +61,13 @@ export const analysisRunCrd: CrdDefinition = {
       jsonPath: ".metadata.labels['sluice\\.dev/analysis-kind']",
       description: 'step, background, prePromotion or postPromotion',
     },
-    { name: 'Next', type: 'date', jsonPath: '.status.nextMeasurementAt', description: 'When the next measurement is due', priority: 1 },
+    {
+      name: 'Next',
+      type: 'string',
+      jsonPath: '.status.nextMeasurementAt',
+      description: 'When the next measurement is due (RFC 3339; a date column shows a future time as <invalid>)',
+      priority: 1,
+    },
     { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
   ],
 };
