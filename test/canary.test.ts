@@ -190,4 +190,23 @@ describe('canary by replica weights', () => {
     await h.setImage('app', 'example/app:v3');
     assert.equal(h.rollout().status.currentStepIndex, 1, 'a fixed template rolls out');
   });
+
+  test('a template a person wrote is created without a dry run; one holding the API server defaults (copied from a ReplicaSet) is dry-run', async () => {
+    let dryRuns = 0;
+    const create = h.kube.create.bind(h.kube);
+    h.kube.create = (async (kind: any, obj: any, opts: { dryRun?: boolean } = {}) => {
+      if (kind === kinds.replicaSet && opts.dryRun) dryRuns++;
+      return create(kind, obj, opts);
+    }) as typeof h.kube.create;
+    await h.setImage('app', 'example/app:v2');
+    assert.equal(dryRuns, 0, 'a new image: one request fewer on the way to the first step');
+    assert.equal(h.rollout().status.currentStepIndex, 1);
+    const template = structuredClone(h.rollout().spec.template) as any;
+    template.spec.dnsPolicy = 'ClusterFirst';
+    template.spec.containers[0].image = 'example/app:v3';
+    template.spec.containers[0].terminationMessagePath = '/dev/termination-log';
+    await h.kube.patch(kinds.rollout, NS, 'app', { spec: { template } }, { type: 'merge' });
+    await h.settle();
+    assert.equal(dryRuns, 1, 'a defaulted template is shown to the API server to find the ReplicaSet that holds it');
+  });
 });

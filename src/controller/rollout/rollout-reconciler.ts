@@ -5,7 +5,6 @@ import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
 import type { LoadedTemplate } from '../../core/analysis/build.ts';
-import { podTemplateHash, stableStringify } from '../../core/shared/hash.ts';
 import { CONFLICT_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/requeue.ts';
 import { FINALIZER } from '../../core/rollout/context.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
@@ -19,6 +18,7 @@ import type { ObjectKey, ReconcileContext, Reconciler } from '../runtime/control
 import type { EventRecorder } from '../runtime/events.ts';
 import type { OwnerIndex } from '../runtime/owner-index.ts';
 import type { StatusWriter } from '../runtime/status-writer.ts';
+import { RefusedReplicaSet, TemplateChecks } from './template-check.ts';
 
 export const FIELD_MANAGER = 'sluice-controller';
 
@@ -75,28 +75,13 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
   };
 }
 
-interface TemplateCheck {
-  equivalentHash?: string;
-  error?: string;
-  /** When a refusal was seen: it is asked again after INVALID_SPEC_REQUEUE_MS (an admission policy may have changed). */
-  refusedAt?: number;
-}
-
-/** The real create of a new revision's ReplicaSet was refused as invalid: the next reconcile reports it. */
-class RefusedReplicaSet extends Error {}
-
-const templateKey = (rollout: Rollout) => `${rollout.metadata.uid}/${podTemplateHash(rollout.spec.template)}`;
-
-/** The API server's words, without the request line the client puts first. */
-const apiReason = (err: KubeError) => err.message.replace(/^[A-Z]+ \S+: 4\d\d /, '');
-
 export class RolloutReconciler implements Reconciler {
   private readonly deps: RolloutReconcilerDeps;
-  /** `<rollout uid>/<template hash>` -> what the API server made of that template. */
-  private readonly templateChecks = new Map<string, TemplateCheck>();
+  private readonly templates: TemplateChecks;
 
   constructor(deps: RolloutReconcilerDeps) {
     this.deps = deps;
+    this.templates = new TemplateChecks(deps.kube, () => deps.clock.now().getTime());
   }
 
   async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext): Promise<{ requeueAfterMs?: number }> {
@@ -129,7 +114,7 @@ export class RolloutReconciler implements Reconciler {
     const runs = uid ? caches.indexes.analysisRunsByRollout.get(uid) : [];
     // A Rollout being deleted needs no template check: its namespace may be terminating, where the
     // API server refuses even a dry-run create, and the finalizer must still come off.
-    const template = rollout.metadata.deletionTimestamp ? {} : await this.checkTemplate(rollout, replicaSets);
+    const template = rollout.metadata.deletionTimestamp ? {} : await this.templates.check(rollout, replicaSets);
     const observed: Observed = {
       rollout,
       ...(workload ? { workload } : {}),
@@ -184,53 +169,6 @@ export class RolloutReconciler implements Reconciler {
   }
 
   /**
-   * A template no ReplicaSet has yet is shown to the API server first (a dry-run create, once
-   * per template, remembered):
-   * - if it refuses the template, that is the Rollout's problem to report (InvalidSpec), not a
-   *   reconcile error to retry forever;
-   * - ReplicaSet templates hold the API server's defaults (imagePullPolicy, dnsPolicy, ports'
-   *   protocol, …) and the Rollout's template does not, so a template copied back from a
-   *   ReplicaSet (undo) hashes differently from the one it came from: a ReplicaSet holding
-   *   exactly the defaulted template is the one to reuse.
-   */
-  private async checkTemplate(rollout: Rollout, replicaSets: KubeObject[]): Promise<TemplateCheck> {
-    const hash = podTemplateHash(rollout.spec.template);
-    const hashOf = (rs: KubeObject) => rs.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
-    if (replicaSets.some((rs) => hashOf(rs) === hash)) return {};
-    const key = templateKey(rollout);
-    const known = this.templateChecks.get(key);
-    if (known && !(known.refusedAt !== undefined && this.deps.clock.now().getTime() - known.refusedAt >= INVALID_SPEC_REQUEUE_MS)) return known;
-    const withoutHash = (template: unknown) => {
-      const t = structuredClone(template) as { metadata?: { labels?: Record<string, string>; creationTimestamp?: unknown } };
-      delete t.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
-      if (t.metadata) delete t.metadata.creationTimestamp;
-      return stableStringify(t);
-    };
-    const probe = {
-      apiVersion: 'apps/v1',
-      kind: 'ReplicaSet',
-      metadata: { generateName: `${rollout.metadata.name}-`, namespace: rollout.metadata.namespace },
-      spec: { replicas: 0, selector: rollout.spec.selector, template: structuredClone(rollout.spec.template) },
-    } as KubeObject;
-    let result: TemplateCheck;
-    try {
-      const defaulted = await this.deps.kube.create(kinds.replicaSet, probe, { dryRun: true });
-      const wanted = withoutHash((defaulted as { spec?: { template?: unknown } }).spec?.template);
-      const match = replicaSets.find((rs) => withoutHash((rs as { spec?: { template?: unknown } }).spec?.template) === wanted);
-      const equivalentHash = match ? hashOf(match) : undefined;
-      result = equivalentHash ? { equivalentHash } : {};
-    } catch (err) {
-      // 422: the template is invalid; 400: it cannot even be decoded (e.g. `memory: invalid`).
-      // Either way it is the Rollout's problem, reported with the API server's words.
-      if (!(err instanceof KubeError && (err.status === 422 || err.status === 400))) throw err;
-      result = { error: `the API server rejects spec.template: ${apiReason(err)}`, refusedAt: this.deps.clock.now().getTime() };
-    }
-    if (this.templateChecks.size > 10_000) this.templateChecks.clear();
-    this.templateChecks.set(key, result);
-    return result;
-  }
-
-  /**
    * spec.workloadRef: the Rollout as if it carried the Deployment's pod template (and selector when
    * it has none). A Rollout that also has a template of its own is left as it is: validation says
    * the template must be empty.
@@ -263,14 +201,10 @@ export class RolloutReconciler implements Reconciler {
           await kube.create(kinds.replicaSet, action.replicaSet as KubeObject, { fieldManager: FIELD_MANAGER });
           log.info({ replicaSet: action.replicaSet.metadata.name, replicas: action.replicaSet.spec.replicas }, 'Created ReplicaSet');
         } catch (err) {
-          if (err instanceof KubeError && (err.status === 422 || err.status === 400)) {
-            // The template passed its dry run, but what the controller adds to it (canary or stable
-            // metadata, anti-affinity) or an admission rule refuses the ReplicaSet: the Rollout's
-            // problem, reported as InvalidSpec by the next reconcile, and asked again only slowly.
-            const error = `the API server rejects the ReplicaSet built from spec.template: ${apiReason(err)}`;
-            this.templateChecks.set(templateKey(rollout), { error, refusedAt: this.deps.clock.now().getTime() });
-            log.warn({ replicaSet: action.replicaSet.metadata.name, error }, 'ReplicaSet refused');
-            throw new RefusedReplicaSet(error);
+          const refused = this.templates.refusedAtCreate(rollout, err);
+          if (refused) {
+            log.warn({ replicaSet: action.replicaSet.metadata.name, error: refused.message }, 'ReplicaSet refused');
+            throw refused;
           }
           if (!(err instanceof KubeError && err.status === 409)) throw err;
         }
