@@ -192,7 +192,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
     metricsAddr: values['metrics-addr'] ?? env.SLUICE_METRICS_ADDR ?? '127.0.0.1:8080',
     healthAddr: values['health-addr'] ?? env.SLUICE_HEALTH_ADDR ?? '127.0.0.1:8081',
     logLevel: values['log-level'] ?? env.SLUICE_LOG_LEVEL ?? 'info',
-    workers: values.workers ?? env.SLUICE_WORKERS ?? 4,
+    workers: values.workers ?? env.SLUICE_WORKERS ?? 10,
     gitCacheDir: values['git-cache-dir'] ?? env.SLUICE_GIT_CACHE_DIR ?? join(tmpdir(), 'sluice-git'),
     webhookAddr: values['webhook-addr'] ?? env.SLUICE_WEBHOOK_ADDR ?? undefined,
     gitsyncAllowCrossNamespace: flag(values['gitsync-allow-cross-namespace'], env.SLUICE_GITSYNC_ALLOW_CROSS_NAMESPACE),

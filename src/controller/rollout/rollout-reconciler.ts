@@ -143,11 +143,19 @@ export class RolloutReconciler implements Reconciler {
     // Events before the status write that commits their transition, each named after that
     // transition: if the write is refused (stale cache) or the process dies before it, the next
     // reconcile plans the same transition, its Event already exists, and none is lost or doubled.
-    try {
-      for (const action of result.actions) await this.act(rollout, action, log, result.status);
-    } catch (err) {
-      if (err instanceof RefusedReplicaSet) return { requeueAfterMs: 0 };
-      throw err;
+    // The Events (in their order) and the other actions (in theirs) go out side by side: a
+    // reconcile waits for the longer of the two chains, not for their sum.
+    const inOrder = async (actions: Action[]) => {
+      for (const action of actions) await this.act(rollout, action, log, result.status);
+    };
+    const outcomes = await Promise.allSettled([
+      inOrder(result.actions.filter((a) => a.type === 'event')),
+      inOrder(result.actions.filter((a) => a.type !== 'event')),
+    ]);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
+      if (failed.reason instanceof RefusedReplicaSet) return { requeueAfterMs: 0 };
+      throw failed.reason;
     }
     if (!rollout.metadata.deletionTimestamp) {
       const written = await this.deps.status.write(kinds.rollout, raw, result.status);
