@@ -257,7 +257,10 @@ describe('web metrics provider', () => {
         const text = expectError(
           await fetchOnce(`${s.url}/m`, { headers: { Authorization: 'Bearer secret-token' } }),
           'http',
-          /^HTTP 302 Found from http:\/\/127\.0\.0\.1:\d+: a redirect to http:\/\/127\.0\.0\.1:\d+, not followed \(it could leave the addresses this controller allows and would carry the request headers\): set url to the address it points at$/,
+          new RegExp(
+            '^HTTP 302 Found from http://127\\.0\\.0\\.1:\\d+: a redirect to http://127\\.0\\.0\\.1:\\d+, not followed ' +
+              '\\(it could leave the addresses this controller allows and would carry the request headers\\): set url to the address it points at$',
+          ),
         );
         assert.ok(!text.includes('token=abc'), 'only the origin of the target is named');
         assert.equal(elsewhere.requests.length, 0);
