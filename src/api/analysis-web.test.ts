@@ -83,3 +83,25 @@ test('the CRD refuses what it must: no provider, two providers, a body with GET,
   }
   assert.deepEqual(violations(specSchema, base), [], 'the unchanged template passes');
 });
+
+test("Argo Rollouts' own web templates (e2e/compat, unmodified) are accepted with only apiVersion changed", () => {
+  const files = [
+    'functional/analysistemplate-web-background.yaml',
+    'functional/analysistemplate-web-background-inconclusive.yaml',
+    'inline/functional-TestFixInvalidSpec.yaml',
+  ];
+  const templates = files.flatMap((file) =>
+    (loadAll(readFileSync(join(root, 'e2e', 'compat', file), 'utf8')) as Array<Record<string, any>>)
+      .filter((d) => d?.kind === 'AnalysisTemplate')
+      .map((d) => ({ file, doc: { ...d, apiVersion: 'sluice.dev/v1alpha1' } })),
+  );
+  assert.equal(templates.length, 3);
+  for (const { file, doc } of templates) {
+    const parsed = AnalysisTemplate.safeParse(doc);
+    assert.ok(parsed.success, `${file}: ${JSON.stringify(parsed.error?.issues)}`);
+    assert.deepEqual(violations(specSchema, doc.spec), [], file);
+    const literal = new Map((parsed.data.spec.args ?? []).map((a) => [a.name, { value: a.value ?? '', secret: false }] as const));
+    const compiled = compileMetrics(parsed.data.spec, literal);
+    assert.ok(compiled.ok, `${file}: ${compiled.ok ? '' : compiled.error}`);
+  }
+});
