@@ -93,7 +93,7 @@ test("Argo Rollouts' own web templates (e2e/compat, unmodified) are accepted wit
   const templates = files.flatMap((file) =>
     (loadAll(readFileSync(join(root, 'e2e', 'compat', file), 'utf8')) as Array<Record<string, any>>)
       .filter((d) => d?.kind === 'AnalysisTemplate')
-      .map((d) => ({ file, doc: { ...d, apiVersion: 'sluice.dev/v1alpha1' } })),
+      .map((d) => ({ file, doc: { ...d, apiVersion: 'sluice.dev/v1alpha1' } as Record<string, any> })),
   );
   assert.equal(templates.length, 3);
   for (const { file, doc } of templates) {
