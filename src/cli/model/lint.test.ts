@@ -65,6 +65,8 @@ ${web}
 `,
   });
   assert.deepEqual(lintFiles([template('          jsonPath: "{$.data.ok}"')]).problems, []);
+  const whole = template('').content.replace('url: "http://h/{{args.svc}}"', 'url: "{{args.svc}}"');
+  assert.deepEqual(lintFiles([{ path: 'w.yaml', content: whole }]).problems, [], 'a url the Rollout passes whole is not judged by a stand-in');
   const path = lintFiles([template('          jsonPath: "{$..ok}"')]).problems;
   assert.match(path[0]?.message ?? '', /AnalysisTemplate "w": metric m: jsonPath "\{\$\.\.ok\}": recursive descent/);
   assert.equal(path[0]?.line, 12, 'at the jsonPath itself');

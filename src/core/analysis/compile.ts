@@ -10,7 +10,9 @@ import { compileCondition, type CompiledCondition } from './cel.ts';
 import { type QueryKind } from './metric-query.ts';
 import { DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_WEB_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from './defaults.ts';
 import { DEFAULT_JSON_PATH, parseJsonPath, type JsonPath } from './json-path.ts';
-import { substituteWeb, webPlaceholders } from './web-request.ts';
+import { parseHttpUrl, substituteWeb, webPlaceholders } from './web-request.ts';
+import { addressBeforeArgs } from './address-policy.ts';
+import { redactText } from '../shared/redact.ts';
 
 /** Provider types the schema defines (the adapters' factory checks again). */
 export const KNOWN_PROVIDERS = ['prometheus', 'web'] as const;
@@ -94,8 +96,12 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
       const undeclared = used.flatMap((p) => p.names.filter((n) => !declared.has(n)).map((n) => `${p.field} uses {{args.${n}}}`));
       if (undeclared.length > 0) problems.push(`${at}: ${[...new Set(undeclared)].join(', ')}, which is not an arg of the analysis`);
       else {
-        // Literal values are known now: a URL they make invalid is refused before anything is measured.
-        const checked = substituteWeb(web, literalArgs, { partial: true });
+        // The url as written, when args cannot change its scheme or host (values a Rollout passes may
+        // be stand-ins here, as in lint); with its args it is checked when it is sent.
+        const written = placeholdersIn(web.url).length === 0 ? web.url : addressBeforeArgs(web.url);
+        const url = written === undefined ? undefined : parseHttpUrl(written);
+        if (url && !url.ok) problems.push(`${at}: url ${redactText(web.url)}: ${url.error}`);
+        const checked = substituteWeb(web, literalArgs, { partial: true, checkUrl: false });
         if (!checked.ok) problems.push(`${at}: ${checked.error}`);
         const path = substituteArgs(web.jsonPath ?? DEFAULT_JSON_PATH, literalArgs);
         if (!path.ok) problems.push(`${at}: jsonPath uses an arg without a literal value (args from Secrets cannot be used in jsonPath)`);

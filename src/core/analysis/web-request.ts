@@ -29,11 +29,11 @@ const CONTROL = /[\x00-\x1f\x7f]/;
  * is not http(s) once substituted, or a header value with a line break is an error that never
  * quotes a value from a Secret.
  */
-export function substituteWeb(web: WebProvider, args: ArgValues, opts: { partial?: boolean } = {}): Result<WebRequest> {
+export function substituteWeb(web: WebProvider, args: ArgValues, opts: { partial?: boolean; checkUrl?: boolean } = {}): Result<WebRequest> {
   const url = substituteArgs(web.url, args, opts);
   if (!url.ok) return { ok: false, error: `url: ${url.error}` };
   if (CONTROL.test(url.value.text)) return { ok: false, error: 'url: contains a control character (a line break or tab in an arg value?)' };
-  if (placeholdersIn(url.value.text).length === 0) {
+  if (opts.checkUrl !== false && placeholdersIn(url.value.text).length === 0) {
     const parsed = parseHttpUrl(url.value.text);
     if (!parsed.ok) return { ok: false, error: `url ${redactText(url.value.display)}: ${parsed.error}` };
   }
