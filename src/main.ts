@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     kube,
     clock: systemClock,
     logger,
-    metrics: createMetricsProviderFactory({ secrets, allowedAddresses: addressPolicy.value }),
+    metrics: createMetricsProviderFactory({ secrets, allowedAddresses: addressPolicy.value, proxyEnv: process.env }),
     secrets,
     runs: analysisRuns,
     workers: config.workers,

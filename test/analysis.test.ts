@@ -74,6 +74,45 @@ describe('analysis decides', () => {
     assert.deepEqual(sizes(h), { 'example/app:v1': 10, 'example/app:v2': 0 });
   });
 
+  test("a web metric (Argo Rollouts' provider.web) decides like a Prometheus one: JSON selected by jsonPath", async () => {
+    await h.kube.create(kinds.analysisTemplate, {
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'AnalysisTemplate',
+      metadata: { name: 'health', namespace: NS },
+      spec: {
+        args: [{ name: 'hash' }],
+        metrics: [
+          {
+            name: 'health',
+            successCondition: 'result.ok && result.errorRate <= 0.05',
+            provider: { web: { url: 'http://checkout.invalid/api/health?hash={{args.hash}}', jsonPath: '{$.data}' } },
+          },
+        ],
+      },
+    });
+    h.metrics.answerJson('/api/health', { data: { ok: true, errorRate: 0.31 } });
+    await canary([{ setWeight: 20 }, analysisStep('health'), { setWeight: 60 }]);
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Degraded');
+    assert.equal(r.status.message, 'Rollout aborted: metric health: result.errorRate (0.31) > 0.05 (failed 1 > failureLimit 0) at step 2/3');
+    assert.equal(h.metrics.queries[0], `GET http://checkout.invalid/api/health?hash=${r.status.currentPodHash}`, 'the request names the canary hash');
+    assert.deepEqual(sizes(h), { 'example/app:v1': 10, 'example/app:v2': 0 });
+  });
+
+  test('a web metric that passes promotes', async () => {
+    await h.kube.create(kinds.analysisTemplate, {
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'AnalysisTemplate',
+      metadata: { name: 'health', namespace: NS },
+      spec: { metrics: [{ name: 'health', successCondition: 'result == true', provider: { web: { url: 'http://checkout.invalid/ok', jsonPath: '{$.ok}' } } }] },
+    });
+    h.metrics.answerJson('/ok', { ok: true });
+    await canary([{ setWeight: 20 }, { analysis: { templates: [{ templateName: 'health' }] } }, { setWeight: 60 }]);
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Healthy', r.status.message);
+    assert.deepEqual(sizes(h), { 'example/app:v1': 0, 'example/app:v2': 10 });
+  });
+
   test('no data is inconclusive: paused for a person, who can promote past it', async () => {
     await h.kube.create(kinds.analysisTemplate, template('traffic', { successCondition: 'result[0] > 0' }));
     h.metrics.answer('traffic', 'empty');

@@ -224,6 +224,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
           rps: Object.fromEntries(overrides.rps),
         },
       });
+    case 'GET /summary': {
+      // A revision's counters as one JSON document: what a web metric reads (e2e/scenarios/analysis-web.test.ts).
+      const ns = q.get('namespace') ?? '';
+      const hash = q.get('hash') ?? '';
+      const mine = [...pods.values()].filter((p) => p.namespace === ns && p.hash === hash);
+      const requests = mine.reduce((n, p) => n + p.requests, 0);
+      const errors = mine.reduce((n, p) => n + p.errors, 0);
+      const errorRate = requests > 0 ? errors / requests : null;
+      return send(res, 200, {
+        namespace: ns,
+        hash,
+        data: { pods: mine.length, readyPods: mine.filter((p) => p.ready).length, requests, errors, errorRate, ok: errorRate !== null && errorRate <= 0.05 },
+      });
+    }
     case 'POST /error-rate': {
       const rate = num('rate');
       if (rate === undefined || rate < 0 || rate > 1) return send(res, 400, { error: 'rate must be a number in [0,1]' });

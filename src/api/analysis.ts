@@ -4,7 +4,7 @@
 // `noDataPolicy`, `prometheus.rangeQuery`, `prometheus.authentication` and header values
 // from Secrets. Semantics: docs/analysis.md.
 import { z } from 'zod';
-import { Condition, DURATION_PATTERN, ObjectMeta, SecretKeyRef } from './meta.ts';
+import { Condition, DURATION_PATTERN, ObjectMeta, Opaque, SecretKeyRef } from './meta.ts';
 
 /** Bounds that keep the CEL validation rules below within the API server's cost budget. */
 const MAX_METRICS = 32;
@@ -54,7 +54,7 @@ export const Argument = z
 export type Argument = z.infer<typeof Argument>;
 
 // ---------------------------------------------------------------------------------------
-// Prometheus provider
+// Prometheus provider (headers are the web provider's too)
 
 export const HeaderValueFrom = z.object({ secretKeyRef: SecretKeyRef });
 
@@ -115,15 +115,63 @@ export const PrometheusProvider = z.object({
 });
 export type PrometheusProvider = z.infer<typeof PrometheusProvider>;
 
+// ---------------------------------------------------------------------------------------
+// Web provider (Argo Rollouts' `provider.web`)
+
+export const WebMethod = z.enum(['GET', 'POST', 'PUT']);
+export type WebMethod = z.infer<typeof WebMethod>;
+
+export const WebProvider = z
+  .object({
+    url: z.string().min(1).max(4096).describe('The http(s) URL to call; {{args.name}} is replaced by the value of the arg as it is (as Argo Rollouts does)'),
+    method: WebMethod.optional().describe('GET (the default), POST or PUT'),
+    headers: z.array(Header).max(32).optional().describe('Request headers; a value may use {{args.name}} or come from a Secret (valueFrom)'),
+    body: z.string().max(65536).optional().describe('The request body, for POST and PUT; {{args.name}} is replaced'),
+    jsonBody: Opaque.optional().describe(
+      'A JSON request body, for POST and PUT, sent with Content-Type: application/json; {{args.name}} is replaced in its strings',
+    ),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe(
+        'Give up after this many seconds (default 10, at most 120; 0 = the default), as Argo Rollouts; a request that takes longer is an error measurement',
+      ),
+    jsonPath: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe('Kubernetes JSONPath selecting the value the conditions see as `result`, e.g. {$.data.ok} (default {$}: the whole reply)'),
+    insecure: z.boolean().optional().describe('Skip the verification of the server certificate (https)'),
+    authentication: Opaque.optional().describe("Argo Rollouts' oauth2 authentication: not supported yet, refused"),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.body) && has(self.jsonBody))', message: 'set body or jsonBody, not both' },
+      {
+        rule: "!(has(self.body) || has(self.jsonBody)) || (has(self.method) && self.method != 'GET')",
+        message: 'body and jsonBody need method POST or PUT',
+      },
+      {
+        rule: '!has(self.authentication)',
+        message: 'web authentication (oauth2) is not supported yet: send a token in a header whose value comes from a Secret (valueFrom.secretKeyRef)',
+      },
+    ],
+  });
+export type WebProvider = z.infer<typeof WebProvider>;
+
 // Unknown provider keys are kept (catchall) so that the reconciler can name an unsupported
 // provider type instead of seeing an empty provider; the API server prunes them from the CRD.
 export const MetricProvider = z
   .object({
     prometheus: PrometheusProvider.optional(),
+    web: WebProvider.optional(),
   })
   .catchall(z.unknown())
   .meta({
-    'x-kubernetes-validations': [{ rule: 'has(self.prometheus)', message: 'a provider must be set; supported: prometheus' }],
+    'x-kubernetes-validations': [{ rule: 'has(self.prometheus) != has(self.web)', message: 'a provider must be set, exactly one of: prometheus, web' }],
   });
 export type MetricProvider = z.infer<typeof MetricProvider>;
 

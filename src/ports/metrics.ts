@@ -1,5 +1,5 @@
 // The metrics-provider port: run one query against a metrics backend. Implemented by
-// src/adapters/prometheus/ (and by fakes in tests). The result and error types are plain data
+// src/adapters/prometheus/ and src/adapters/web/ (and by fakes in tests). The result and error types are plain data
 // from src/core/analysis/metric-query.ts, so the pure analysis core can judge them.
 import type { MetricProvider } from '../api/analysis.ts';
 import type { MetricQueryError, MetricQueryOutcome, QueryKind } from '../core/analysis/metric-query.ts';
@@ -26,7 +26,11 @@ export interface MetricsProvider {
   query(q: MetricsQuery): Promise<MetricQueryOutcome>;
 }
 
-export type ProviderResult = { ok: true; provider: MetricsProvider } | { ok: false; error: MetricQueryError };
+/**
+ * `secrets`: the values the provider sends that came from Secrets (header and auth values), which
+ * a caller masks in everything it records (a server may echo them in its reply).
+ */
+export type ProviderResult = { ok: true; provider: MetricsProvider; secrets?: readonly string[] } | { ok: false; error: MetricQueryError };
 
 /** Makes the provider for a metric's `provider` block (keyed by its type; an unknown type is an error, never a fallback). */
 export interface MetricsProviderFactory {
@@ -35,4 +39,10 @@ export interface MetricsProviderFactory {
    * Resolves with an error of kind 'config' for an unknown type, a missing Secret or a bad address.
    */
   forMetric(provider: MetricProvider, namespace: string): Promise<ProviderResult>;
+  /**
+   * The controller's address policy alone, without reading anything: an error of kind 'config'
+   * when the provider's address (or url) is refused. Lets a caller refuse a metric before it
+   * reads the Secrets of its args. forMetric checks again.
+   */
+  checkAddress?(provider: MetricProvider): MetricQueryError | undefined;
 }

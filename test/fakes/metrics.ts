@@ -17,6 +17,12 @@ export class FakeMetrics implements MetricsProviderFactory {
     });
   }
 
+  /** A web metric's reply: the JSON document (the metric's jsonPath selects from it). */
+  answerJson(match: string, document: unknown): void {
+    this.rules = this.rules.filter((r) => r.match !== match);
+    this.rules.unshift({ match, outcome: () => ({ ok: true, result: { type: 'json', document: structuredClone(document) as never } }) });
+  }
+
   async forMetric(): Promise<{ ok: true; provider: MetricsProvider }> {
     return {
       ok: true,

@@ -1,12 +1,13 @@
 // Fuzz: CEL conditions from a grammar of everything a condition may hold (operators, macros,
 // literals of any size, nesting): compile and evaluate never throw, and no evaluation takes
 // more comprehension steps than the static estimate allows (the estimate is an upper bound),
-// nor more than the budget.
+// nor more than the budget; for a JSON result (a web metric), than the estimate for that value.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { COST_BUDGET, compileCondition, evaluateCondition, explainCondition, lastEvaluationSteps } from '../../src/core/analysis/cel.ts';
-import { estimateCost } from '../../src/core/analysis/cel-cost.ts';
+import { estimateCost, estimateCostForValue } from '../../src/core/analysis/cel-cost.ts';
+import type { JsonValue } from '../../src/core/analysis/json-path.ts';
 import { fuzzOptions } from '../helpers/fuzz.ts';
 
 const VARS = ['a', 'b', 'c'];
@@ -100,6 +101,36 @@ describe('fuzz: CEL conditions', () => {
         assert.ok(steps <= estimateCost(c.value.ast, result.length).iterations, source);
       }),
       fuzzOptions(1),
+    );
+  });
+
+  test('JSON results: evaluation stays within the estimate made for the value, and never throws', () => {
+    const json = fc.letrec<{ value: JsonValue }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant(null),
+        fc.boolean(),
+        fc.double({ noNaN: true }),
+        fc.string({ unit: fc.constantFrom('a', 'b', 'x', '.', '*'), maxLength: 40 }),
+        fc.array(tie('value'), { maxLength: 30 }),
+        fc.dictionary(fc.constantFrom('a', 'b', 'c', 'ok'), tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    const access = fc.constantFrom('result', 'result.a', 'result.b', 'result.a.b', 'result["ok"]', 'result.a[0]');
+    const source = fc.tuple(expr, access).map(([e, r]) => e.replace(/\bresult\b/g, r));
+    fc.assert(
+      fc.property(source, json, (text, result) => {
+        const c = compileCondition(text);
+        if (!c.ok) return;
+        const r = evaluateCondition(c.value, result);
+        const steps = lastEvaluationSteps();
+        if (!r.ok && /^too expensive for this result/.test(r.error)) return; // refused before it ran
+        const bound = estimateCostForValue(c.value.ast, result);
+        assert.ok(steps <= bound.iterations, `${text} with ${JSON.stringify(result)}: ${steps} steps, estimated at most ${bound.iterations}`);
+        assert.ok(steps <= COST_BUDGET);
+        if (r.ok) assert.equal(typeof explainCondition(c.value, result, r.value), 'string');
+      }),
+      fuzzOptions(2),
     );
   });
 });

@@ -1,7 +1,7 @@
-// Request headers for a Prometheus metric: custom headers and basic/bearer auth, with values
-// from Secrets. Pure once the Secrets are read (see factory.ts).
+// Request headers for a metric: custom headers (Prometheus and web) and basic/bearer auth
+// (Prometheus), with values from Secrets. Pure once the Secrets are read (see factory.ts).
 import type { Result } from '../../core/shared/result.ts';
-import type { PrometheusProvider as PrometheusSpec, ValueOrSecret } from '../../api/analysis.ts';
+import type { Header, PrometheusProvider as PrometheusSpec, ValueOrSecret } from '../../api/analysis.ts';
 import type { SecretKeyRef } from '../../api/meta.ts';
 import { lookupSecret, type SecretData } from '../../core/shared/secrets.ts';
 
@@ -26,10 +26,15 @@ function valueOf(v: ValueOrSecret, what: string, secrets: SecretData, namespace:
 /** Secrets written with `echo` end in a newline, which no header value may hold. */
 const stripNewline = (value: string) => value.replace(/[\r\n]+$/, '');
 
-/** Header name -> value; a missing Secret or key is an error naming the header or the auth field. */
-export function prometheusHeaders(spec: PrometheusSpec, secrets: SecretData, namespace: string): Result<Record<string, string>> {
+/** Names of the Secrets a list of headers reads. */
+export function secretNamesOfHeaders(headers: readonly Header[] | undefined): string[] {
+  return [...new Set((headers ?? []).flatMap((h) => (h.valueFrom?.secretKeyRef ? [h.valueFrom.secretKeyRef.name] : [])))];
+}
+
+/** Header name -> value for `[{key, value}]` and `[{key, valueFrom}]`; a missing Secret or key is an error naming the header. */
+export function headerValues(list: readonly Header[] | undefined, secrets: SecretData, namespace: string): Result<Record<string, string>> {
   const headers: Record<string, string> = {};
-  for (const h of spec.headers ?? []) {
+  for (const h of list ?? []) {
     if (h.value !== undefined) headers[h.key] = h.value;
     else if (h.valueFrom?.secretKeyRef) {
       const found = lookupSecret(h.valueFrom.secretKeyRef, secrets, namespace);
@@ -37,6 +42,21 @@ export function prometheusHeaders(spec: PrometheusSpec, secrets: SecretData, nam
       headers[h.key] = stripNewline(found.value);
     } else return { ok: false, error: `header ${h.key}: set value or valueFrom` };
   }
+  return checkHeaderValues(headers);
+}
+
+function checkHeaderValues(headers: Record<string, string>): Result<Record<string, string>> {
+  for (const [key, value] of Object.entries(headers)) {
+    if (/[\r\n\0]/.test(value)) return { ok: false, error: `header ${key}: the value contains a line break or NUL (check the Secret for a trailing newline)` };
+  }
+  return { ok: true, value: headers };
+}
+
+/** Header name -> value; a missing Secret or key is an error naming the header or the auth field. */
+export function prometheusHeaders(spec: PrometheusSpec, secrets: SecretData, namespace: string): Result<Record<string, string>> {
+  const custom = headerValues(spec.headers, secrets, namespace);
+  if (!custom.ok) return custom;
+  const headers = custom.value;
   const auth = spec.authentication;
   if (auth?.basic && auth.bearer) return { ok: false, error: 'authentication: set basic or bearer, not both' };
   if (auth?.basic) {
@@ -51,8 +71,5 @@ export function prometheusHeaders(spec: PrometheusSpec, secrets: SecretData, nam
     if (!token.ok) return token;
     headers.Authorization = `Bearer ${token.value.trim()}`;
   }
-  for (const [key, value] of Object.entries(headers)) {
-    if (/[\r\n\0]/.test(value)) return { ok: false, error: `header ${key}: the value contains a line break or NUL (check the Secret for a trailing newline)` };
-  }
-  return { ok: true, value: headers };
+  return checkHeaderValues(headers);
 }

@@ -414,9 +414,9 @@ describe('metrics provider factory', () => {
   test('unknown provider type is an error, never a fallback', async () => {
     const f = createMetricsProviderFactory({ secrets: new KubeSecretReader(kube([])) });
     const r = await f.forMetric({ datadog: { query: 'x' } } as never, 'ns');
-    assert.deepEqual(r, { ok: false, error: { kind: 'config', message: 'unknown metrics provider "datadog"; supported: prometheus' } });
+    assert.deepEqual(r, { ok: false, error: { kind: 'config', message: 'unknown metrics provider "datadog"; supported: prometheus, web' } });
     const none = await f.forMetric({}, 'ns');
-    assert.deepEqual(none, { ok: false, error: { kind: 'config', message: 'no provider set; supported: prometheus' } });
+    assert.deepEqual(none, { ok: false, error: { kind: 'config', message: 'no provider set; supported: prometheus, web' } });
   });
 
   test('basic auth from a Secret (trailing newline dropped), custom header from a Secret', async () => {

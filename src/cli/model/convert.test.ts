@@ -14,6 +14,8 @@ test('expr spellings become CEL; CEL stays as it is', () => {
     ['any(result, {# > 1})', 'result.exists(x, x > 1)'],
     ['none(result, { # == 0 })', '!result.exists(x, x == 0)'],
     ['result.all(x, x < 1) && size(result) > 0', 'result.all(x, x < 1) && size(result) > 0'],
+    ['asInt(result) > 0 and asFloat(result.x) <= 1.5', 'int(result) > 0 && double(result.x) <= 1.5'],
+    ['result.a > 0 && result.d == nil', 'result.a > 0 && result.d == null'],
   ];
   for (const [expr, cel] of cases) assert.equal(exprToCel(expr), cel, expr);
 });

@@ -154,17 +154,33 @@ function shiftStartingStep(obj: Obj, emptied: readonly string[], note: (m: strin
 
 const issueKey = (i: { path: ReadonlyArray<PropertyKey>; message: string }) => `${formatPath(i.path)}: ${i.message}`;
 
-/** Metrics of a template spec: non-Prometheus providers are dropped, conditions checked as CEL. */
+/** The metric providers Sluice measures with (the others' metrics are left out). */
+const CONVERTED_PROVIDERS = ['prometheus', 'web'];
+
+/** Metrics of a template spec: unsupported providers are dropped, conditions checked as CEL. */
 function convertTemplateSpec(spec: Obj | undefined, at: string, dropped: (m: string) => void, note: (m: string) => void): void {
   if (!spec || !Array.isArray(spec.metrics)) return;
   spec.metrics = (spec.metrics as Obj[]).filter((metric, i) => {
     const providers = Object.keys(metric.provider ?? {}).filter((k) => metric.provider[k] !== undefined && metric.provider[k] !== null);
-    if (providers.length !== 1 || providers[0] !== 'prometheus') {
+    if (providers.length !== 1 || !CONVERTED_PROVIDERS.includes(providers[0] as string)) {
       dropped(
         `${at}.metrics[${i}] (${metric.name ?? 'unnamed'}): provider ${providers.join(', ') || '(none)'} is not supported ` +
-          '(Sluice measures with Prometheus only); metric left out',
+          `(Sluice measures with ${CONVERTED_PROVIDERS.join(' and ')}); metric left out`,
       );
       return false;
+    }
+    const web = metric.provider.web as Obj | undefined;
+    if (web?.authentication !== undefined) {
+      dropped(
+        `${at}.metrics[${i}] (${metric.name}): provider.web.authentication (oauth2) is not supported: send the token in a header ` +
+          'whose value comes from a Secret (kept as it is: the API server refuses this template until it is changed)',
+      );
+    }
+    if (web && web.jsonPath === undefined) {
+      note(
+        `${at}.metrics[${i}] (${metric.name}): provider.web without jsonPath: result is the whole JSON reply; a reply that is not ` +
+          'JSON is an error measurement in Sluice (Argo Rollouts hands a plain-text body to the conditions as a string)',
+      );
     }
     for (const field of ['count', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit'] as const) {
       // Argo takes these as int-or-string; Sluice as numbers.
@@ -196,8 +212,9 @@ function convertTemplateSpec(spec: Obj | undefined, at: string, dropped: (m: str
 }
 
 /**
- * The spellings where Argo's expr and CEL differ for the same meaning: and, or, not, len(x), and
- * the list predicates all/any/none/filter/map(list, {# …}), which CEL writes as macros on the list.
+ * The spellings where Argo's expr and CEL differ for the same meaning: and, or, not, len(x),
+ * nil, Argo's asInt(x)/asFloat(x) (CEL's int(x)/double(x)), and the list predicates
+ * all/any/none/filter/map(list, {# …}), which CEL writes as macros on the list.
  */
 export function exprToCel(expr: string): string {
   const macros: Record<string, (list: string, body: string) => string> = {
@@ -214,7 +231,10 @@ export function exprToCel(expr: string): string {
     .replace(/\band\b/g, '&&')
     .replace(/\bor\b/g, '||')
     .replace(/\bnot\s+/g, '!')
-    .replace(/\blen\(/g, 'size(');
+    .replace(/\blen\(/g, 'size(')
+    .replace(/\basInt\(/g, 'int(')
+    .replace(/\basFloat\(/g, 'double(')
+    .replace(/\bnil\b/g, 'null');
 }
 
 /**

@@ -46,3 +46,31 @@ test('files, objects and problems are counted; documents without a Sluice kind a
   assert.deepEqual([r.files, r.objects, r.problems.length], [1, 1, 1]);
   assert.match(r.problems[0]?.message ?? '', /metadata/);
 });
+
+test('web metrics: a jsonPath, url or timeout problem is reported at its field under provider.web', () => {
+  const template = (web: string) => ({
+    path: 'w.yaml',
+    content: `apiVersion: sluice.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: w}
+spec:
+  args: [{name: svc}]
+  metrics:
+    - name: m
+      successCondition: result == true
+      provider:
+        web:
+          url: "http://h/{{args.svc}}"
+${web}
+`,
+  });
+  assert.deepEqual(lintFiles([template('          jsonPath: "{$.data.ok}"')]).problems, []);
+  const whole = template('').content.replace('url: "http://h/{{args.svc}}"', 'url: "{{args.svc}}"');
+  assert.deepEqual(lintFiles([{ path: 'w.yaml', content: whole }]).problems, [], 'a url the Rollout passes whole is not judged by a stand-in');
+  const path = lintFiles([template('          jsonPath: "{$..ok}"')]).problems;
+  assert.match(path[0]?.message ?? '', /AnalysisTemplate "w": metric m: jsonPath "\{\$\.\.ok\}": recursive descent/);
+  assert.equal(path[0]?.line, 12, 'at the jsonPath itself');
+  const slow = lintFiles([template('          timeoutSeconds: 600')]).problems;
+  assert.match(slow[0]?.message ?? '', /timeoutSeconds 600 is longer than the maximum of 120/);
+  assert.equal(slow[0]?.line, 12);
+});

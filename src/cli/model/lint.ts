@@ -65,6 +65,8 @@ const STAND_IN = '0';
 
 /** The metric field a compileMetrics problem is about ("metric m: invalid failureCondition …" -> failureCondition). */
 const METRIC_FIELDS = ['successCondition', 'failureCondition', 'interval', 'initialDelay', 'count', 'query', 'timeout', 'rangeQuery', 'header'];
+/** A web metric's fields a problem may be about (under provider.web). */
+const WEB_FIELDS = ['timeoutSeconds', 'jsonPath', 'url', 'header', 'jsonBody', 'body', 'web authentication'];
 
 function analysisProblems(manifest: Manifest): Array<{ path: FieldPath; text: string }> {
   const { object } = manifest;
@@ -88,8 +90,15 @@ function analysisProblems(manifest: Manifest): Array<{ path: FieldPath; text: st
       const name = /^metric ([^:]+):/.exec(text)?.[1];
       const index = parsed.data.metrics.findIndex((m) => m.name === name);
       if (index < 0) return { path: ['spec', 'metrics'], text };
-      const field = METRIC_FIELDS.find((f) => new RegExp(`^metric [^:]+: (?:invalid )?${f}\\b`).test(text));
       const path: Array<string | number> = ['spec', 'metrics', index];
+      if (parsed.data.metrics[index]?.provider.web) {
+        const webField = WEB_FIELDS.find((f) => new RegExp(`^metric [^:]+: ${f}\\b`).test(text));
+        path.push(
+          ...(webField ? ['provider', 'web', webField === 'header' ? 'headers' : webField === 'web authentication' ? 'authentication' : webField] : []),
+        );
+        if (webField) return { path, text };
+      }
+      const field = METRIC_FIELDS.find((f) => new RegExp(`^metric [^:]+: (?:invalid )?${f}\\b`).test(text));
       if (field === 'query' || field === 'timeout' || field === 'rangeQuery' || field === 'header')
         path.push('provider', 'prometheus', field === 'header' ? 'headers' : field);
       else if (field) path.push(field);

@@ -6,6 +6,7 @@ import type { AnalysisRunView, MetricView } from '../model/rollout.ts';
 import { orDash, trimMillis } from './format.ts';
 import type { Style } from './style.ts';
 import { renderTable } from './table.ts';
+import { redactText } from '../../core/shared/redact.ts';
 
 // The documented defaults of a metric (src/api/analysis.ts, docs/analysis.md), shown beside
 // the limits a template leaves unset.
@@ -53,6 +54,8 @@ function renderMetric(result: MetricView, spec: Metric | undefined, style: Style
       .join(', ');
     if (schedule) out.push(`  Schedule:   ${schedule}${spec.initialDelay ? `, first after ${spec.initialDelay}` : ''}`);
     if (spec.provider.prometheus) out.push(`  Prometheus: ${spec.provider.prometheus.address}`);
+    const web = spec.provider.web;
+    if (web) out.push(`  Web:        ${web.method ?? 'GET'} ${redactText(web.url)}${web.jsonPath ? ` ${web.jsonPath}` : ''}`);
   }
   out.push(
     `  Counts:     ${result.count} measured: ${result.successful} successful, ${result.failed} failed, ` +

@@ -10,6 +10,10 @@ import { calculateRunStatus, dueMetrics, invalidRunStatus } from '../../core/ana
 import { compileMetrics, type CompiledMetric } from '../../core/analysis/compile.ts';
 import { isCompleted } from '../../core/analysis/defaults.ts';
 import { describeQueryError } from '../../core/analysis/metric-query.ts';
+import { substituteWeb } from '../../core/analysis/web-request.ts';
+import { addressBeforeArgs } from '../../core/analysis/address-policy.ts';
+import { redactText } from '../../core/shared/redact.ts';
+import { maskValues } from '../../core/shared/mask.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { CONFLICT_REQUEUE_MS } from '../../core/shared/requeue.ts';
@@ -92,9 +96,17 @@ export async function reconcileAnalysisRun(obj: KubeObject, deps: AnalysisRunDep
   const due = dueMetrics(run, compiled.value, now);
   const measurements = new Map<string, Measurement>();
   if (due.length > 0) {
-    const args = await resolveArgs(run, namespace, deps);
-    const taken = await Promise.all(due.map((metric) => measure(metric, args, namespace, deps)));
-    due.forEach((metric, i) => measurements.set(metric.metric.name, taken[i] as Measurement));
+    // An address the controller's policy refuses is an error measurement before any Secret (an
+    // arg's, a header's) is read for it: checked with the literal args, when they make the address.
+    const refused = due.map((metric) => refusedAddress(metric, literal, deps));
+    const allowed = due.filter((_, i) => refused[i] === undefined);
+    for (const [i, metric] of due.entries()) {
+      const error = refused[i];
+      if (error) measurements.set(metric.metric.name, errorMeasurement(error.message, { query: error.query, startedAt: now, finishedAt: deps.clock.now() }));
+    }
+    const args = allowed.length > 0 ? await resolveArgs(run, namespace, deps) : undefined;
+    const taken = await Promise.all(allowed.map((metric) => measure(metric, args as Result<ArgValues>, namespace, deps)));
+    allowed.forEach((metric, i) => measurements.set(metric.metric.name, taken[i] as Measurement));
     for (const [metric, m] of measurements) deps.logger.debug({ metric, phase: m.phase, value: m.value }, 'Measurement taken');
   }
 
@@ -118,41 +130,93 @@ async function resolveArgs(run: AnalysisRun, namespace: string, deps: AnalysisRu
   return resolveRunArgs(run.spec.args, secrets.value, namespace);
 }
 
+/** The policy's refusal of a metric's address, when the literal args already make the address. */
+function refusedAddress(c: CompiledMetric, literal: ArgValues, deps: AnalysisRunDeps): { message: string; query: string } | undefined {
+  if (!deps.metrics.checkAddress) return undefined;
+  const request = prepare(c, literal, { partial: true });
+  if (!request.ok) return undefined; // measure() reports it
+  const { web, prometheus } = request.value.provider;
+  // Args from Secrets are not read yet: judged now only if no value of theirs could change the origin.
+  const address = addressBeforeArgs(web?.url ?? prometheus?.address ?? '');
+  if (address === undefined) return undefined; // checked by the factory once the values are in
+  const error = deps.metrics.checkAddress(
+    web ? { web: { ...web, url: address } } : { prometheus: { ...(prometheus as NonNullable<typeof prometheus>), address } },
+  );
+  return error ? { message: describeQueryError(error, c.provider), query: request.value.display } : undefined;
+}
+
+interface PreparedRequest {
+  /** The provider block with the args in place. */
+  provider: MetricProvider;
+  /** What the adapter sends as the query (PromQL; a web metric's `METHOD url`). */
+  query: string;
+  /** The query as recorded (Secret values masked). */
+  display: string;
+}
+
+/** `{{args.x}}` substituted in everything a provider sends. */
+function prepare(c: CompiledMetric, values: ArgValues, opts: { partial?: boolean } = {}): Result<PreparedRequest, { message: string; display?: string }> {
+  const web = c.metric.provider.web;
+  if (c.provider === 'web' && web) {
+    const request = substituteWeb(web, values, opts);
+    if (!request.ok) return { ok: false, error: { message: request.error } };
+    return { ok: true, value: { provider: { web: request.value.web }, query: request.value.display, display: request.value.display } };
+  }
+  const query = substitutePromQL(c.metric.provider.prometheus?.query ?? '', values, opts);
+  if (!query.ok) return { ok: false, error: { message: `query: ${query.error}` } };
+  const provider = substituteProvider(c.metric.provider, values, opts);
+  if (!provider.ok) return { ok: false, error: { message: provider.error, display: query.value.display } };
+  return { ok: true, value: { provider: provider.value, query: query.value.text, display: query.value.display } };
+}
+
+/** What a measurement records as its query before the args are in place. */
+function rawQuery(c: CompiledMetric): string {
+  const web = c.metric.provider.web;
+  if (c.provider === 'web' && web) return `${web.method ?? 'GET'} ${redactText(web.url)}`;
+  return c.metric.provider.prometheus?.query ?? '';
+}
+
 /** One measurement; never rejects (anything unexpected is an error measurement). */
 async function measure(c: CompiledMetric, args: Result<ArgValues>, namespace: string, deps: AnalysisRunDeps): Promise<Measurement> {
   const startedAt = deps.clock.now();
-  const prometheus = c.metric.provider.prometheus;
-  const rawQuery = prometheus?.query ?? '';
-  const fail = (message: string, query = rawQuery) => errorMeasurement(message, { query, startedAt, finishedAt: deps.clock.now() });
+  const fail = (message: string, query = rawQuery(c)) => errorMeasurement(message, { query, startedAt, finishedAt: deps.clock.now() });
   if (!args.ok) return fail(`cannot resolve args: ${args.error}`);
   const values = args.value;
+  // Secret values are masked as written and URL-encoded (a web metric may put them in its URL),
+  // with the values the provider read from Secrets (a server may echo a header in its reply).
+  const secrets = [...values.values()].filter((a) => a.secret).map((a) => a.value);
+  let clean = (text: string) => (c.provider === 'web' ? redactText(text, secrets) : maskSecrets(text, values));
   try {
-    const query = substitutePromQL(rawQuery, values);
-    if (!query.ok) return fail(`query: ${query.error}`);
-    const provider = substituteProvider(c.metric.provider, values);
-    if (!provider.ok) return fail(provider.error, query.value.display);
-    const made = await deps.metrics.forMetric(provider.value, namespace);
-    if (!made.ok) return fail(maskSecrets(describeQueryError(made.error), values), query.value.display);
+    const request = prepare(c, values);
+    if (!request.ok) return fail(clean(request.error.message), request.error.display);
+    const { provider, query, display } = request.value;
+    const made = await deps.metrics.forMetric(provider, namespace);
+    if (!made.ok) return fail(clean(describeQueryError(made.error, c.provider)), display);
+    const read = made.secrets ?? [];
+    if (read.length > 0) {
+      const before = clean;
+      clean = (text) => maskValues(before(text), read);
+    }
     const time = deps.clock.now();
     const outcome = await made.provider.query({
       kind: c.kind,
-      query: query.value.text,
+      query,
       timeoutMs: c.timeoutMs,
       time,
       ...(c.range ? { range: { start: new Date(time.getTime() - c.range.rangeMs), end: time, stepMs: c.range.stepMs } } : {}),
     });
-    const m = assessMeasurement(c, outcome, { query: query.value.display, startedAt, finishedAt: deps.clock.now() });
-    return { ...m, message: maskSecrets(m.message, values) };
+    const m = assessMeasurement(c, outcome, { query: display, startedAt, finishedAt: deps.clock.now() });
+    return { ...m, message: clean(m.message), ...(m.value !== undefined ? { value: clean(m.value) } : {}) };
   } catch (err) {
-    return fail(`internal error: ${maskSecrets((err as Error).message ?? String(err), values)}`);
+    return fail(`internal error: ${clean((err as Error).message ?? String(err))}`);
   }
 }
 
 /** `{{args.x}}` in the address and header values, as in the query. */
-function substituteProvider(provider: MetricProvider, args: ArgValues): Result<MetricProvider> {
+function substituteProvider(provider: MetricProvider, args: ArgValues, opts: { partial?: boolean }): Result<MetricProvider> {
   const p = provider.prometheus;
   if (!p) return { ok: true, value: provider };
-  const address = substituteArgs(p.address, args);
+  const address = substituteArgs(p.address, args, opts);
   if (!address.ok) return { ok: false, error: `address: ${address.error}` };
   const headers = [];
   for (const h of p.headers ?? []) {
@@ -160,7 +224,7 @@ function substituteProvider(provider: MetricProvider, args: ArgValues): Result<M
       headers.push(h);
       continue;
     }
-    const value = substituteArgs(h.value, args);
+    const value = substituteArgs(h.value, args, opts);
     if (!value.ok) return { ok: false, error: `header ${h.key}: ${value.error}` };
     headers.push({ ...h, value: value.value.text });
   }

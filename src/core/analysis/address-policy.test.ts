@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAddressAllowed, parseAddressPolicy } from './address-policy.ts';
+import { addressBeforeArgs, isAddressAllowed, parseAddressPolicy } from './address-policy.ts';
 
 const policy = (...entries: string[]) => {
   const parsed = parseAddressPolicy(entries);
@@ -36,4 +36,20 @@ describe('provider address policy', () => {
       assert.equal(parsed.ok, false, bad);
     }
   });
+});
+
+test('addressBeforeArgs: judged before the args only when no value could change the origin', () => {
+  assert.equal(addressBeforeArgs('http://metrics.shop:8080/m?key={{args.token}}'), 'http://metrics.shop:8080/m?key={{args.token}}');
+  assert.equal(addressBeforeArgs('https://h/{{ args.path }}/x'), 'https://h/{{ args.path }}/x');
+  assert.equal(addressBeforeArgs('http://h?k={{args.v}}'), 'http://h?k={{args.v}}');
+  for (const address of [
+    '{{args.url}}',
+    'http://{{args.host}}/x',
+    'http://h{{args.suffix}}/x',
+    'http://h:{{args.port}}/',
+    'http://u:{{args.pw}}@h/',
+    'http://{{args.u}}@h/',
+  ]) {
+    assert.equal(addressBeforeArgs(address), undefined, address);
+  }
 });

@@ -68,3 +68,24 @@ export function isAddressAllowed(address: string, policy: readonly AddressPatter
     return p.host.startsWith('*.') ? host.endsWith(p.host.slice(1)) && host.length > p.host.length - 1 : host === p.host;
   });
 }
+
+const PLACEHOLDER = /\{\{\s*args\.[A-Za-z0-9_.-]+?\s*\}\}/g;
+
+/**
+ * Whether the policy can judge an address that still holds `{{args.x}}` placeholders (args from
+ * Secrets, not read yet): when no value could change its scheme, host or port (they sit in the
+ * path or the query). The address comes back as it is then, else undefined (judge it once the
+ * values are in).
+ */
+export function addressBeforeArgs(address: string): string | undefined {
+  const origin = (text: string) => {
+    try {
+      return new URL(text).origin;
+    } catch {
+      return undefined;
+    }
+  };
+  const asWritten = origin(address);
+  const stable = ['sluice-arg', 'x.y:1@z/', ''].map((stand) => origin(address.replace(PLACEHOLDER, stand))).every((o) => o === asWritten);
+  return asWritten !== undefined && asWritten !== 'null' && stable ? address : undefined;
+}

@@ -48,11 +48,12 @@ export function placeholdersIn(text: string): string[] {
 
 /**
  * Replaces every `{{args.x}}`. Returns the text to use and the text to record (Secret values
- * masked). An unknown name is an error listing the args there are.
+ * masked). An unknown name is an error listing the args there are; with `partial`, it is left in
+ * place (for checking what literal values make before a run reads its Secrets).
  */
-export function substituteArgs(text: string, args: ArgValues): Result<{ text: string; display: string }> {
+export function substituteArgs(text: string, args: ArgValues, opts: { partial?: boolean } = {}): Result<{ text: string; display: string }> {
   const missing = placeholdersIn(text).filter((name) => !args.has(name));
-  if (missing.length > 0) {
+  if (missing.length > 0 && !opts.partial) {
     const known = [...args.keys()];
     return {
       ok: false,
@@ -60,8 +61,9 @@ export function substituteArgs(text: string, args: ArgValues): Result<{ text: st
     };
   }
   const replace = (masked: boolean) =>
-    text.replace(PLACEHOLDER, (_all, name: string) => {
-      const arg = args.get(name) as ArgValue;
+    text.replace(PLACEHOLDER, (all, name: string) => {
+      const arg = args.get(name);
+      if (!arg) return all;
       return masked && arg.secret ? MASK : arg.value;
     });
   return { ok: true, value: { text: replace(false), display: replace(true) } };

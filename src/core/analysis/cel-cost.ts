@@ -1,6 +1,7 @@
 // The static cost estimate of a CEL condition: an upper bound of one evaluation's work from the
 // size of every literal and a `result` of MAX_RESULT_ELEMENTS (see cel.ts for the budget). Pure.
 import type { parse } from '@bufbuild/cel';
+import type { JsonValue } from './json-path.ts';
 
 type Expr = ReturnType<typeof parse>['expr'];
 
@@ -56,9 +57,50 @@ interface Estimate {
 
 /** The work of one evaluation of `expr` (as rewritten by `bounded`) with a result of `resultLength` elements: an upper bound. */
 export function estimateCost(expr: Expr, resultLength: number): ConditionCost {
-  const result: Shape = { len: resultLength, text: 0, total: resultLength + 1, chain: 1, elem: SCALAR };
+  return estimateCostForShape(expr, { len: resultLength, text: 0, total: resultLength + 1, chain: 1, elem: SCALAR });
+}
+
+/**
+ * The work of one evaluation with `result` bound to this very value (a web metric's JSON): its
+ * shape is measured rather than assumed, so the bound holds for nested lists, maps and strings.
+ */
+export function estimateCostForValue(expr: Expr, value: JsonValue): ConditionCost {
+  return estimateCostForShape(expr, shapeOfJson(value, 0));
+}
+
+function estimateCostForShape(expr: Expr, result: Shape): ConditionCost {
   const e = estimate(expr, new Map([['result', result]]));
   return { cost: e.cost, iterations: e.iterations };
+}
+
+/** Deeper than this, a value counts as too large to estimate (the web provider refuses such replies before). */
+const MAX_SHAPE_DEPTH = 128;
+const UNBOUNDED: Shape = { len: Infinity, text: Infinity, total: Infinity, chain: 1 };
+
+/**
+ * The shape of a JSON value: its own length or text, the work of walking it, and for a list or
+ * map the bound of its elements (a map's keys and values) joined over all of them.
+ */
+function shapeOfJson(value: JsonValue, depth: number): Shape {
+  if (typeof value === 'string') return textShape(value.length);
+  if (value === null || typeof value !== 'object') return SCALAR;
+  if (depth > MAX_SHAPE_DEPTH) return UNBOUNDED;
+  let elem: Shape | undefined;
+  let total = 1;
+  const add = (s: Shape) => {
+    total += s.total;
+    elem = join(elem, s);
+  };
+  if (Array.isArray(value)) {
+    for (const v of value) add(shapeOfJson(v, depth + 1));
+    return { len: value.length, text: 0, total, chain: 1, elem: elem ?? SCALAR };
+  }
+  const keys = Object.keys(value);
+  for (const k of keys) {
+    add(textShape(k.length));
+    add(shapeOfJson(value[k] as JsonValue, depth + 1));
+  }
+  return { len: keys.length, text: 0, total, chain: 1, elem: elem ?? SCALAR };
 }
 
 const walk = (s: Shape) => s.total * s.chain;

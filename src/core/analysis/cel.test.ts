@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileCondition, evaluateCondition, explainCondition, type ConditionInput } from './cel.ts';
-import { formatCel } from './cel-format.ts';
+import { formatCel, formatJson } from './cel-format.ts';
 
 function evaluate(source: string, input: ConditionInput) {
   const c = compileCondition(source);
@@ -55,5 +55,68 @@ describe('CEL conditions', () => {
     assert.equal(formatCel([Infinity, -Infinity, NaN, 0.5]), '[+Inf, -Inf, NaN, 0.5]');
     assert.equal(formatCel(3n), '3');
     assert.equal(formatCel('a'), '"a"');
+  });
+
+  // A web metric's result is any JSON value: what Argo Rollouts' webmetric tests feed their
+  // conditions, written in CEL (Argo's `asInt(result)` is CEL's `int(result)`).
+  test('JSON results: numbers as doubles, strings, bools, null, lists and maps', () => {
+    const table: Array<[string, ConditionInput, boolean]> = [
+      ['result.a > 0 && result.b && result.c.all(x, x < 5) && result.d == null', { a: 1, b: true, c: [1, 2, 3, 4], d: null }, true],
+      ['result.a >= 2 && result.b', { a: 1, b: true }, false],
+      ['int(result) > 0', '1', true],
+      ['int(result) <= 0', '0', true],
+      ['double(result) > 1.1', '1.2', true],
+      ['result > 0', 1, true],
+      ['result > 0', -1.1, false],
+      ['result == "true"', 'true', true],
+      ['result == true', true, true],
+      ['result == true', false, false],
+      ['result.exists(x, x > 5)', [1, 2, 3, 4, 5, 6], true],
+      ['result.num > 1.1 && result.bool && result.mapfield.foo == "bar"', { num: 1.2, bool: true, mapfield: { foo: 'bar' } }, true],
+      ["result.major == '1'", { major: '1', minor: '31' }, true],
+      ['result.Status == 999', { Status: 0 }, false],
+      ['result.Status == 0', { Status: 0 }, true], // a JSON number is a double; CEL compares it with an int literal
+      ['result == {"a": 1, "b": [true]}', { b: [true], a: 1 }, true],
+      ['"b" in result && !("z" in result)', { b: 1 }, true],
+      ['result.constructor == 1 && result.toString == "x"', { constructor: 1, toString: 'x' }, true],
+      ['size(result.items.filter(i, i.ready)) == 2', { items: [{ ready: true }, { ready: false }, { ready: true }] }, true],
+    ];
+    for (const [source, input, expected] of table) assert.deepEqual(evaluate(source, input).value, expected, `${source} with ${JSON.stringify(input)}`);
+  });
+
+  test('JSON results are explained with the values compared', () => {
+    assert.deepEqual(evaluate('result.ok && result.successPercent >= 0.90', { ok: true, successPercent: 0.85 }), {
+      value: false,
+      why: 'result.successPercent (0.85) < 0.9',
+    });
+    assert.deepEqual(evaluate('result.data.ok == true', { data: { ok: false } }), { value: false, why: 'result.data.ok (false) != true' });
+    assert.match((evaluate('result.missing > 1', { a: 1 }) as { error: string }).error, /no such key|not found/);
+    assert.match((evaluate('result.a > 1', { a: 'x' }) as { error: string }).error, /no matching overload/);
+  });
+
+  test('a JSON result is costed as it is: a condition fine at compile time but too expensive for this value is an error', () => {
+    const source = 'result.a.all(x, result.a.all(y, x <= y || x > y))';
+    assert.ok(compileCondition(source).ok, 'result.a has no assumed size at compile time');
+    assert.deepEqual(evaluate(source, { a: [1, 2, 3] }).value, true);
+    const big = { a: Array.from({ length: 3000 }, (_, i) => i) };
+    assert.match(
+      (evaluate(source, big) as { error: string }).error,
+      /^too expensive for this result: evaluating it may take about [\d,]+ steps, more than the budget/,
+    );
+    // a long string costs its length in every string operation
+    const text = { s: 'x'.repeat(200_000) };
+    assert.match(
+      (evaluate('[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].all(i, result.s.matches("y+z"))', text) as { error: string }).error,
+      /^too expensive for this result/,
+    );
+    assert.equal(evaluate('result.s.startsWith("x")', text).value, true);
+  });
+
+  test('formatCel of maps, formatJson as Argo Rollouts records a value (compact, keys sorted)', () => {
+    assert.equal(formatCel({ a: 1, b: 'x' }), '{"a": 1, "b": "x"}');
+    assert.equal(formatJson({ num: 1.2, bool: true, mapfield: { foo: 'bar' } }), '{"bool":true,"mapfield":{"foo":"bar"},"num":1.2}');
+    assert.equal(formatJson([1, 2, 3]), '[1,2,3]');
+    assert.equal(formatJson('1'), '"1"');
+    assert.equal(formatJson(null), 'null');
   });
 });

@@ -1,5 +1,7 @@
 // Success and failure conditions in CEL, through @bufbuild/cel (never eval). Pure.
-// A condition sees one variable, `result`: a double for a scalar, a list of doubles otherwise.
+// A condition sees one variable, `result`: from Prometheus a double for a scalar, a list of
+// doubles otherwise; from a web metric the JSON value its jsonPath selected (numbers as doubles,
+// strings, bools, null, lists and maps).
 // Compiling checks the syntax and the variables up front (admission cannot compile CEL held
 // in a string field), and `explainCondition` turns an outcome into words such as `0.23 > 0.05`.
 //
@@ -10,7 +12,10 @@
 //    estimate (an upper bound of the evaluation work, from the size of every literal and a
 //    `result` of MAX_RESULT_ELEMENTS) must fit COST_BUDGET; a condition over it is refused
 //    with the estimate, so lint and AnalysisRun validation catch it before it ever runs.
-// 2. Evaluation: a result longer than MAX_RESULT_ELEMENTS is an error, never evaluated.
+// 2. Evaluation: a result longer than MAX_RESULT_ELEMENTS is an error, never evaluated. A JSON
+//    result (a web metric) has a shape no compile-time assumption covers (nested lists, maps,
+//    long strings), so the estimate is made again with the shape of the value itself, and a
+//    condition over the budget for that value is an error.
 // 3. Every comprehension step counts against the budget (a call added to the loop
 //    condition); an evaluation that went over is an error whatever it returned. With a sound
 //    estimate this never triggers; the fuzz suite checks that the count stays within it.
@@ -18,15 +23,15 @@
 // the library's `accu + [x]` makes a chain of n nested lists, whose iteration costs n^2 and
 // overflows the stack for a few thousand elements.
 import type { Result } from '../shared/result.ts';
-import { APPEND, depthOf, estimateCost, formatCount, TICK, type ConditionCost } from './cel-cost.ts';
+import { APPEND, depthOf, estimateCost, estimateCostForValue, formatCount, TICK, type ConditionCost } from './cel-cost.ts';
 import { celTypeName, formatCel } from './cel-format.ts';
+import { isNumbers, toCelValue, type ConditionInput } from './cel-input.ts';
 import { celEnv, celFunc, CelScalar, isCelError, parse, plan, unparse, celList, type CelValue } from '@bufbuild/cel';
 
-type Expr = ReturnType<typeof parse>['expr'];
-type Program = (bindings: { result: number | number[] }) => unknown;
+export type { ConditionInput } from './cel-input.ts';
 
-/** What `result` is bound to when a condition runs. */
-export type ConditionInput = number | number[];
+type Expr = ReturnType<typeof parse>['expr'];
+type Program = (bindings: { result: CelValue }) => unknown;
 
 export interface CompiledCondition {
   readonly source: string;
@@ -134,13 +139,25 @@ function compileUncached(source: string): Result<CompiledCondition> {
 
 /** Runs a condition; anything but true or false is an error the caller turns into an error measurement. */
 export function evaluateCondition(condition: CompiledCondition, input: ConditionInput): Result<boolean> {
-  if (Array.isArray(input) && input.length > MAX_RESULT_ELEMENTS) {
-    return {
-      ok: false,
-      error:
-        `the result has ${input.length} elements; a condition looks at ${MAX_RESULT_ELEMENTS} at most (aggregate ` +
-        `the query, e.g. with max(), sum() or topk())`,
-    };
+  if (isNumbers(input)) {
+    if (Array.isArray(input) && input.length > MAX_RESULT_ELEMENTS) {
+      return {
+        ok: false,
+        error:
+          `the result has ${input.length} elements; a condition looks at ${MAX_RESULT_ELEMENTS} at most (aggregate ` +
+          `the query, e.g. with max(), sum() or topk())`,
+      };
+    }
+  } else {
+    const cost = estimateCostForValue(condition.ast, input);
+    if (cost.cost > COST_BUDGET) {
+      return {
+        ok: false,
+        error:
+          `too expensive for this result: evaluating it may take about ${formatCount(cost.cost)} steps, more than the budget of ` +
+          `${formatCount(COST_BUDGET)} (select less with jsonPath, or loop over the result once)`,
+      };
+    }
   }
   const value = runExpr(condition.program, input);
   if (!value.ok) return value;
@@ -159,7 +176,7 @@ function runExpr(program: Program, input: ConditionInput, limit = COST_BUDGET): 
   ticks = 0;
   tickLimit = limit;
   try {
-    const value = program({ result: input });
+    const value = program({ result: toCelValue(input) });
     if (ticks > tickLimit) return { ok: false, error: `the condition went over its evaluation budget of ${tickLimit} steps` };
     if (isCelError(value)) return { ok: false, error: value.message };
     return { ok: true, value };

@@ -8,12 +8,23 @@ import type { Duration } from '../../api/meta.ts';
 import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
 import { compileCondition, type CompiledCondition } from './cel.ts';
 import { type QueryKind } from './metric-query.ts';
-import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from './defaults.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_WEB_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from './defaults.ts';
+import { DEFAULT_JSON_PATH, parseJsonPath, type JsonPath } from './json-path.ts';
+import { parseHttpUrl, substituteWeb, webPlaceholders } from './web-request.ts';
+import { addressBeforeArgs } from './address-policy.ts';
+import { redactText } from '../shared/redact.ts';
+
+/** Provider types the schema defines (the adapters' factory checks again). */
+export const KNOWN_PROVIDERS = ['prometheus', 'web'] as const;
+export type ProviderType = (typeof KNOWN_PROVIDERS)[number];
 
 /** A metric checked and ready: durations in ms, conditions compiled, args substituted in the conditions. */
 export interface CompiledMetric {
   metric: Metric;
+  provider: ProviderType;
   kind: QueryKind;
+  /** A web metric's jsonPath, parsed (the default `{$}` when unset). */
+  jsonPath?: JsonPath;
   success?: CompiledCondition;
   failure?: CompiledCondition;
   intervalMs?: number;
@@ -58,15 +69,50 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
     if (intervalMs === 0) problems.push(`${at}: interval must be greater than 0`);
     const initialDelayMs = duration(metric.initialDelay, `${at}: initialDelay`, problems) ?? 0;
     const types = providerTypes(metric);
+    const supported = `supported: ${KNOWN_PROVIDERS.join(', ')}`;
     if (types.length !== 1) {
-      problems.push(`${at}: ${types.length === 0 ? 'no provider set' : `more than one provider set (${types.join(', ')})`}; supported: prometheus`);
-    } else if (!KNOWN_PROVIDERS.has(types[0] as string)) {
-      problems.push(`${at}: unknown provider "${types[0]}"; supported: prometheus`);
+      problems.push(`${at}: ${types.length === 0 ? 'no provider set' : `more than one provider set (${types.join(', ')})`}; ${supported}`);
+    } else if (!(KNOWN_PROVIDERS as readonly string[]).includes(types[0] as string)) {
+      problems.push(`${at}: unknown provider "${types[0]}"; ${supported}`);
     }
     const prometheus = metric.provider.prometheus;
+    const web = types.length === 1 ? metric.provider.web : undefined;
     let timeoutMs = DEFAULT_QUERY_TIMEOUT_MS;
     let range: CompiledMetric['range'];
-    if (prometheus) {
+    let jsonPath: JsonPath | undefined;
+    if (web) {
+      timeoutMs = web.timeoutSeconds ? web.timeoutSeconds * 1000 : DEFAULT_WEB_TIMEOUT_MS;
+      if (timeoutMs > MAX_QUERY_TIMEOUT_MS) {
+        problems.push(`${at}: timeoutSeconds ${timeoutMs / 1000} is longer than the maximum of ${MAX_QUERY_TIMEOUT_MS / 1000}`);
+      }
+      if (web.body !== undefined && web.jsonBody !== undefined) problems.push(`${at}: set body or jsonBody, not both`);
+      if ((web.body !== undefined || web.jsonBody !== undefined) && (web.method ?? 'GET') === 'GET') {
+        problems.push(`${at}: body and jsonBody need method POST or PUT`);
+      }
+      if (web.authentication !== undefined) {
+        problems.push(`${at}: web authentication (oauth2) is not supported yet: send a token in a header whose value comes from a Secret`);
+      }
+      const used = webPlaceholders(web);
+      const undeclared = used.flatMap((p) => p.names.filter((n) => !declared.has(n)).map((n) => `${p.field} uses {{args.${n}}}`));
+      if (undeclared.length > 0) problems.push(`${at}: ${[...new Set(undeclared)].join(', ')}, which is not an arg of the analysis`);
+      else {
+        // The url as written, when args cannot change its scheme or host (values a Rollout passes may
+        // be stand-ins here, as in lint); with its args it is checked when it is sent.
+        const written = placeholdersIn(web.url).length === 0 ? web.url : addressBeforeArgs(web.url);
+        const url = written === undefined ? undefined : parseHttpUrl(written);
+        if (url && !url.ok) problems.push(`${at}: url ${redactText(web.url)}: ${url.error}`);
+        const checked = substituteWeb(web, literalArgs, { partial: true, checkUrl: false });
+        if (!checked.ok) problems.push(`${at}: ${checked.error}`);
+        const path = substituteArgs(web.jsonPath ?? DEFAULT_JSON_PATH, literalArgs);
+        if (!path.ok) problems.push(`${at}: jsonPath uses an arg without a literal value (args from Secrets cannot be used in jsonPath)`);
+        else {
+          const parsed = parseJsonPath(path.value.text);
+          if (parsed.ok) jsonPath = parsed.value;
+          else problems.push(`${at}: ${parsed.error}`);
+        }
+      }
+    }
+    if (prometheus && !web) {
       timeoutMs = duration(prometheus.timeout, `${at}: timeout`, problems) ?? DEFAULT_QUERY_TIMEOUT_MS;
       if (timeoutMs === 0) problems.push(`${at}: timeout must be greater than 0`);
       if (timeoutMs > MAX_QUERY_TIMEOUT_MS) problems.push(`${at}: timeout ${timeoutMs / 1000}s is longer than the maximum of ${MAX_QUERY_TIMEOUT_MS / 1000}s`);
@@ -94,7 +140,9 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
     if (problems.length === before) {
       compiled.push({
         metric,
+        provider: web ? 'web' : 'prometheus',
         kind: range ? 'range' : 'instant',
+        ...(jsonPath ? { jsonPath } : {}),
         ...(success ? { success } : {}),
         ...(failure ? { failure } : {}),
         ...(intervalMs !== undefined ? { intervalMs } : {}),
@@ -141,9 +189,6 @@ function compileMetricCondition(
   }
   return compiled.value;
 }
-
-/** Provider types the schema defines (the adapters' factory checks again). */
-const KNOWN_PROVIDERS: ReadonlySet<string> = new Set(['prometheus']);
 
 /** The provider blocks set on a metric (exactly one is valid). */
 export function providerTypes(metric: Metric): string[] {

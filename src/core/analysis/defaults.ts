@@ -10,6 +10,8 @@ export const DEFAULT_MEASUREMENT_RETENTION = 10;
 /** Retry after an error measurement when the metric has no interval (as Argo Rollouts). */
 export const DEFAULT_ERROR_RETRY_MS = 10_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/** A web metric's `timeoutSeconds` when unset or 0 (Argo Rollouts' default). */
+export const DEFAULT_WEB_TIMEOUT_MS = 10_000;
 /**
  * The longest texts a measurement keeps in the status; longer ones end in "… N more" (N
  * characters left out), so a huge result or error can never make a status write fail forever.
@@ -19,7 +21,7 @@ export const MAX_MEASUREMENT_MESSAGE_LENGTH = 1024;
 export const MAX_MEASUREMENT_QUERY_LENGTH = 2048;
 /** The longest metric and run messages in the status. */
 export const MAX_STATUS_MESSAGE_LENGTH = 4096;
-/** The longest `timeout` a query may have (Prometheus's own default limit); the adapter enforces it too. */
+/** The longest `timeout` a query (or `timeoutSeconds` a web request) may have (Prometheus's own default limit); the adapters enforce it too. */
 export const MAX_QUERY_TIMEOUT_MS = 120_000;
 
 export const getFailureLimit = (m: Metric): number => m.failureLimit ?? DEFAULT_FAILURE_LIMIT;

@@ -8,6 +8,7 @@ import { loadAll } from 'js-yaml';
 import { AnalysisRun, AnalysisTemplate } from '../../api/analysis.ts';
 import { Rollout } from '../../api/rollout.ts';
 import { buildAnalysisRun } from './build.ts';
+import { compileMetrics } from './compile.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'analysis.md'), 'utf8');
 const firstYaml = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
@@ -38,4 +39,14 @@ test('docs/analysis.md: the worked example is valid and builds runs', () => {
     const args = Object.fromEntries((r.value.spec.args ?? []).map((a) => [a.name, a.value]));
     assert.deepEqual(args, { service: 'web', 'canary-hash': 'abc', 'max-error-rate': kind === 'step' ? '0.01' : '0.05' });
   }
+});
+
+test('docs/analysis.md: the web provider example is valid and compiles', () => {
+  const section = doc.slice(doc.indexOf('## Web provider'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const template = AnalysisTemplate.parse((loadAll(yaml) as Array<{ kind: string }>).find((o) => o.kind === 'AnalysisTemplate'));
+  const compiled = compileMetrics(template.spec, new Map([['service', { value: 'checkout', secret: false }]]));
+  assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
+  assert.equal(compiled.value[0]?.provider, 'web');
+  assert.equal(compiled.value[0]?.timeoutMs, 20_000);
 });

@@ -636,8 +636,8 @@ describe('validation on first use', () => {
       /has no literal value \(args from Secrets can only be used in queries\)/,
       [{ name: 'max', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
     ],
-    ['unknown provider', [metric({ provider: { datadog: { query: 'x' } } as never })], /unknown provider "datadog"; supported: prometheus/],
-    ['no provider', [metric({ provider: {} })], /no provider set; supported: prometheus/],
+    ['unknown provider', [metric({ provider: { datadog: { query: 'x' } } as never })], /unknown provider "datadog"; supported: prometheus, web/],
+    ['no provider', [metric({ provider: {} })], /no provider set; supported: prometheus, web/],
     ['duplicate metric', [metric(), metric()], /metric error-rate: defined twice/],
   ];
   for (const [name, metrics, expected, args] of table) {

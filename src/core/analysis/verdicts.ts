@@ -6,7 +6,8 @@ import type { Result } from '../shared/result.ts';
 import type { AnalysisPhase, AnalysisRunSpec, Measurement, MeasurementPhase, Metric, MetricResult } from '../../api/analysis.ts';
 import { truncate } from '../shared/truncate.ts';
 import { evaluateCondition, explainCondition, type CompiledCondition, type ConditionInput } from './cel.ts';
-import { formatCel } from './cel-format.ts';
+import { formatCel, formatJson } from './cel-format.ts';
+import { selectFirst, type JsonPath } from './json-path.ts';
 import { describeQueryError, type MetricQueryOutcome, type MetricQueryResult, type QueryKind } from './metric-query.ts';
 import {
   DEFAULT_MEASUREMENT_RETENTION,
@@ -30,14 +31,26 @@ export interface ConditionData {
   input: ConditionInput;
   /** Set when the result holds no usable data: why (e.g. "empty vector"). */
   noData?: string;
+  /** The value as the measurement records it, when not formatCel(input) (a web metric's JSON). */
+  display?: string;
 }
 
 /**
  * A vector becomes a list of numbers (one per series), a scalar a number, a range query a flat
  * list of every sample. No series, no samples, or any NaN is "no data". An instant query that
  * returns a matrix (a range selector such as `x[5m]`) is an error: the caller expected one value per series.
+ * A web reply becomes the value `jsonPath` selects (the first match, as Argo Rollouts); a path
+ * that selects nothing is an error, a JSON null is "no data".
  */
-export function toConditionData(result: MetricQueryResult, kind: QueryKind): Result<ConditionData> {
+export function toConditionData(result: MetricQueryResult, kind: QueryKind, jsonPath?: JsonPath): Result<ConditionData> {
+  if (result.type === 'json') {
+    if (!jsonPath) return { ok: false, error: 'a JSON reply to a metric without a jsonPath' };
+    const selected = selectFirst(jsonPath, result.document);
+    if (!selected.ok) return selected;
+    const value = selected.value.value;
+    const display = formatJson(value);
+    return { ok: true, value: value === null ? { input: value, noData: 'null', display } : { input: value, display } };
+  }
   if (kind === 'instant' && result.type === 'matrix') {
     return {
       ok: false,
@@ -94,15 +107,15 @@ export function errorMeasurement(message: string, ctx: MeasurementContext): Meas
  */
 export function assessMeasurement(metric: CompiledMetric, outcome: MetricQueryOutcome, ctx: MeasurementContext): Measurement {
   const base = { startedAt: ctx.startedAt.toISOString(), finishedAt: ctx.finishedAt.toISOString(), query: ctx.query };
-  if (!outcome.ok) return { ...base, phase: 'Error', message: describeQueryError(outcome.error) };
-  const data = toConditionData(outcome.result, metric.kind);
+  if (!outcome.ok) return { ...base, phase: 'Error', message: describeQueryError(outcome.error, metric.provider) };
+  const data = toConditionData(outcome.result, metric.kind, metric.jsonPath);
   if (!data.ok) return { ...base, phase: 'Error', message: `bad response: ${data.error}` };
-  const value = formatCel(data.value.input);
+  const value = data.value.display ?? formatCel(data.value.input);
   const policy = getNoDataPolicy(metric.metric);
   if (data.value.noData !== undefined && policy !== 'Evaluate') {
     return { ...base, phase: policy, value, noData: true, message: `no data (${data.value.noData}): noDataPolicy ${policy}` };
   }
-  const verdict = judge(metric, data.value.input);
+  const verdict = judge(metric, data.value.input, value);
   const prefix = data.value.noData !== undefined ? `no data (${data.value.noData}), evaluated: ` : '';
   return {
     ...base,
@@ -114,11 +127,11 @@ export function assessMeasurement(metric: CompiledMetric, outcome: MetricQueryOu
   };
 }
 
-function judge(metric: CompiledMetric, input: ConditionInput): { phase: MeasurementPhase; message: string; condition?: string } {
+function judge(metric: CompiledMetric, input: ConditionInput, shown: string): { phase: MeasurementPhase; message: string; condition?: string } {
   const { success, failure } = metric;
   const run = (c: CompiledCondition, field: string) => {
     const r = evaluateCondition(c, input);
-    return r.ok ? r : { ok: false as const, error: `${field} "${c.source}" could not be evaluated with result ${formatCel(input)}: ${r.error}` };
+    return r.ok ? r : { ok: false as const, error: `${field} "${c.source}" could not be evaluated with result ${truncate(shown, 200)}: ${r.error}` };
   };
   const failed = failure ? run(failure, 'failureCondition') : undefined;
   if (failed && !failed.ok) return { phase: 'Error', message: failed.error, condition: `failureCondition: ${failure?.source}` };
