@@ -62,13 +62,14 @@ test('the web templates of the fixture (Argo Rollouts fields) pass the schema, t
   }
 });
 
-test('the CRD refuses what it must: no provider, two providers, a body with GET, both bodies, oauth2', () => {
+test("the CRD refuses what it must (no provider, two providers, a body with GET, both bodies, oauth2) and keeps Argo's other providers", () => {
   const base = fixtures[3]!.spec as { metrics: Array<Record<string, any>> };
   const withProvider = (provider: unknown) => ({ ...base, metrics: [{ ...base.metrics[0], provider }] });
   const web = base.metrics[0]!.provider.web as Record<string, unknown>;
   const cases: Array<[unknown, RegExp]> = [
-    [withProvider({}), /provider: a provider must be set, exactly one of: prometheus, web$/],
-    [withProvider({ web, prometheus: { address: 'http://p', query: 'up' } }), /provider: a provider must be set, exactly one of: prometheus, web$/],
+    [withProvider({}), /provider: a provider must be set, exactly one \(Sluice measures with prometheus or web\)$/],
+    [withProvider({ web, prometheus: { address: 'http://p', query: 'up' } }), /provider: a provider must be set, exactly one/],
+    [withProvider({ web, job: { spec: {} } }), /provider: a provider must be set, exactly one/],
     [withProvider({ web: { ...web, method: 'GET' } }), /provider\.web: body and jsonBody need method POST or PUT$/],
     [withProvider({ web: { ...web, method: undefined } }), /provider\.web: body and jsonBody need method POST or PUT$/],
     [withProvider({ web: { ...web, jsonBody: { a: 1 } } }), /provider\.web: set body or jsonBody, not both$/],
@@ -82,6 +83,14 @@ test('the CRD refuses what it must: no provider, two providers, a body with GET,
     );
   }
   assert.deepEqual(violations(specSchema, base), [], 'the unchanged template passes');
+  // Argo's other providers pass the API server (kept, not pruned) and are explained when the analysis starts.
+  const job = withProvider({ job: { spec: { template: { spec: { containers: [{ name: 'c', image: 'x' }] } } } } });
+  assert.deepEqual(violations(specSchema, JSON.parse(JSON.stringify(job))), [], 'a job provider is accepted');
+  const parsed = AnalysisTemplate.safeParse({ ...fixtures[3], spec: job });
+  assert.ok(parsed.success);
+  const compiled = compileMetrics(parsed.data.spec, new Map([['url', { value: 'http://x', secret: false }]]));
+  assert.equal(compiled.ok, false);
+  assert.match(compiled.ok ? '' : compiled.error, /provider "job" \(Argo Rollouts'\) is not measured by Sluice: rewrite the metric for prometheus or web/);
 });
 
 test("Argo Rollouts' own web templates (e2e/compat, unmodified) are accepted with only apiVersion changed", () => {

@@ -162,16 +162,39 @@ export const WebProvider = z
   });
 export type WebProvider = z.infer<typeof WebProvider>;
 
-// Unknown provider keys are kept (catchall) so that the reconciler can name an unsupported
-// provider type instead of seeing an empty provider; the API server prunes them from the CRD.
+/** Argo Rollouts' other metric providers (v1.10): accepted, kept as written, and explained when the analysis starts. */
+export const UNSUPPORTED_PROVIDERS = [
+  'job',
+  'datadog',
+  'newRelic',
+  'wavefront',
+  'kayenta',
+  'cloudWatch',
+  'graphite',
+  'influxdb',
+  'skywalking',
+  'plugin',
+] as const;
+const unsupported = (name: string) =>
+  Opaque.optional().describe(`Argo Rollouts' ${name} provider: accepted, not measured by Sluice (an analysis using it does not start, and says so)`);
+
+// Argo's other providers are declared (opaque) so that the API server keeps them and the Rollout
+// says what to do instead; unknown keys are kept too (catchall) so that the compiler can name
+// them (the API server prunes those).
 export const MetricProvider = z
   .object({
     prometheus: PrometheusProvider.optional(),
     web: WebProvider.optional(),
+    ...Object.fromEntries(UNSUPPORTED_PROVIDERS.map((name) => [name, unsupported(name)])),
   })
   .catchall(z.unknown())
   .meta({
-    'x-kubernetes-validations': [{ rule: 'has(self.prometheus) != has(self.web)', message: 'a provider must be set, exactly one of: prometheus, web' }],
+    'x-kubernetes-validations': [
+      {
+        rule: `[${['prometheus', 'web', ...UNSUPPORTED_PROVIDERS].map((k) => `has(self.${k})`).join(', ')}].filter(b, b).size() == 1`,
+        message: 'a provider must be set, exactly one (Sluice measures with prometheus or web)',
+      },
+    ],
   });
 export type MetricProvider = z.infer<typeof MetricProvider>;
 

@@ -2,7 +2,7 @@
 // used in queries and conditions, CEL conditions (cost-bounded). Every problem names the metric
 // and the field. Pure.
 import type { Result } from '../shared/result.ts';
-import type { AnalysisRunSpec, Metric } from '../../api/analysis.ts';
+import { UNSUPPORTED_PROVIDERS, type AnalysisRunSpec, type Metric } from '../../api/analysis.ts';
 import { durationToMs } from '../../api/duration.ts';
 import type { Duration } from '../../api/meta.ts';
 import { placeholdersIn, substituteArgs, substitutePromQL, type ArgValue } from './args.ts';
@@ -72,6 +72,8 @@ export function compileMetrics(spec: AnalysisRunSpec, literalArgs: ReadonlyMap<s
     const supported = `supported: ${KNOWN_PROVIDERS.join(', ')}`;
     if (types.length !== 1) {
       problems.push(`${at}: ${types.length === 0 ? 'no provider set' : `more than one provider set (${types.join(', ')})`}; ${supported}`);
+    } else if ((UNSUPPORTED_PROVIDERS as readonly string[]).includes(types[0] as string)) {
+      problems.push(`${at}: provider "${types[0]}" (Argo Rollouts') is not measured by Sluice: rewrite the metric for prometheus or web (docs/compat.md)`);
     } else if (!(KNOWN_PROVIDERS as readonly string[]).includes(types[0] as string)) {
       problems.push(`${at}: unknown provider "${types[0]}"; ${supported}`);
     }

@@ -636,7 +636,12 @@ describe('validation on first use', () => {
       /has no literal value \(args from Secrets can only be used in queries\)/,
       [{ name: 'max', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
     ],
-    ['unknown provider', [metric({ provider: { datadog: { query: 'x' } } as never })], /unknown provider "datadog"; supported: prometheus, web/],
+    [
+      'an Argo provider Sluice does not measure',
+      [metric({ provider: { datadog: { query: 'x' } } as never })],
+      /provider "datadog" \(Argo Rollouts'\) is not measured by Sluice: rewrite the metric for prometheus or web/,
+    ],
+    ['unknown provider', [metric({ provider: { statsd: { query: 'x' } } as never })], /unknown provider "statsd"; supported: prometheus, web/],
     ['no provider', [metric({ provider: {} })], /no provider set; supported: prometheus, web/],
     ['duplicate metric', [metric(), metric()], /metric error-rate: defined twice/],
   ];
