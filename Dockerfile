@@ -43,10 +43,14 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # "type": "module": dist/ is ESM
 COPY package.json ./
+# In a container the metrics and health endpoints must be reachable from outside it (probes,
+# scrapes): the binary's 127.0.0.1 defaults are for a process on someone's machine.
 ENV NODE_ENV=production \
     HOME=/tmp \
     TMPDIR=/tmp \
-    SLUICE_GIT_CACHE_DIR=/var/cache/sluice/git
+    SLUICE_GIT_CACHE_DIR=/var/cache/sluice/git \
+    SLUICE_METRICS_ADDR=0.0.0.0:8080 \
+    SLUICE_HEALTH_ADDR=0.0.0.0:8081
 # numeric, so that runAsNonRoot can verify it without /etc/passwd
 USER 10001:10001
 EXPOSE 8080 8081 8082
