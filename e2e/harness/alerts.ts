@@ -10,6 +10,19 @@ import { waitFor } from './wait.ts';
 /** A request the receiver recorded; `json` is loosely typed so scenarios can read into it. */
 export type RecordedRequest = Omit<Recorded, 'json'> & { json?: any };
 
+/** The requests the receiver answered with 2xx (what the sender may record as delivered). */
+export const acknowledged = (rs: RecordedRequest[]): RecordedRequest[] => rs.filter((r) => r.status >= 200 && r.status < 300);
+
+/** A NotificationPolicy named `team` that sends `triggers` to one unsigned webhook channel at `url`. */
+export function webhookPolicy(url: string, triggers: string[]): Record<string, unknown> {
+  return {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'NotificationPolicy',
+    metadata: { name: 'team' },
+    spec: { channels: [{ name: 'hook', type: 'webhook', url }], routes: [{ triggers, channels: ['hook'] }] },
+  };
+}
+
 /** Client for a running webhook receiver. */
 export interface WebhookClient {
   /** http://127.0.0.1:PORT — post to any path under it. */

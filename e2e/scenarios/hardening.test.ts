@@ -108,21 +108,13 @@ describe('hardening: nothing gets stuck', () => {
         await s.setImage('example/app:v2');
         await s.waitFor('paused at 50%', (v) => assert.equal(v.rollout.status.phase, 'Paused'));
         // The policy takes effect asynchronously; wait until it refuses a Degraded status.
+        // A dry-run write of a Degraded status: what the policy refuses while it is in force.
+        const tryDegraded = () =>
+          k.run(['patch', 'rollout', 'demo', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Degraded"}}', '--dry-run=server']);
         await waitFor(
           'the admission policy is in force',
           async () => {
-            const r = await k.run([
-              'patch',
-              'rollout',
-              'demo',
-              '-n',
-              ns,
-              '--subresource=status',
-              '--type=merge',
-              '-p',
-              '{"status":{"phase":"Degraded"}}',
-              '--dry-run=server',
-            ]);
+            const r = await tryDegraded();
             return r.code !== 0 && /e2e: no Degraded here/.test(r.stderr);
           },
           { timeoutMs: 30_000 },
@@ -145,25 +137,7 @@ describe('hardening: nothing gets stuck', () => {
         // Once the policy goes, the next (slow) retry or any change writes the abort.
         await k.run(['delete', 'validatingadmissionpolicybinding', policy]);
         // Its removal takes effect asynchronously too: wait until a Degraded status is accepted.
-        await waitFor(
-          'the admission policy is gone',
-          async () =>
-            (
-              await k.run([
-                'patch',
-                'rollout',
-                'demo',
-                '-n',
-                ns,
-                '--subresource=status',
-                '--type=merge',
-                '-p',
-                '{"status":{"phase":"Degraded"}}',
-                '--dry-run=server',
-              ])
-            ).code === 0,
-          { timeoutMs: 30_000 },
-        );
+        await waitFor('the admission policy is gone', async () => (await tryDegraded()).code === 0, { timeoutMs: 30_000 });
         await s.patchSpec({ minReadySeconds: 1 });
         await s.waitFor('Degraded once allowed, the condition gone', (v) => {
           assert.equal(v.rollout.status.phase, 'Degraded');

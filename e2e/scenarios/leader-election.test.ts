@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { acknowledged, webhookPolicy } from '../harness/alerts.ts';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { condition, getGitSync, gitSync, gitSyncAccess, hmacSignature, postHook, waitGitSync } from '../harness/gitops.ts';
@@ -158,17 +159,7 @@ describe('leader election', () => {
       const first = await waitForLeader(replicas, 'a leader', LEASE_MS + 3 * RETRY_MS);
       const second = replicas.find((r) => r !== first)!;
       const hookPath = `/n/${s.ns}/leader`;
-      await s.apply(
-        manifest({
-          apiVersion: 'sluice.dev/v1alpha1',
-          kind: 'NotificationPolicy',
-          metadata: { name: 'team' },
-          spec: {
-            channels: [{ name: 'hook', type: 'webhook', url: `${env.webhook.url}${hookPath}` }],
-            routes: [{ triggers: ['rollout-completed'], channels: ['hook'] }],
-          },
-        }),
-      );
+      await s.apply(manifest(webhookPolicy(`${env.webhook.url}${hookPath}`, ['rollout-completed'])));
       await s.setImage('example/app:v2');
       const p = await s.waitFor('in the first pause', (v) => {
         assert.equal(v.rollout.status.currentStepIndex, 1);
@@ -217,7 +208,7 @@ describe('leader election', () => {
       const sent = await waitFor(
         'the completion of v2 notified once',
         async () => {
-          const acked = (await env.webhook.requests(hookPath)).filter((r) => r.status >= 200 && r.status < 300);
+          const acked = acknowledged(await env.webhook.requests(hookPath));
           assert.equal(acked.filter((r) => r.body.includes(h2)).length, 1, `${acked.length} acknowledged notifications`);
           return acked;
         },

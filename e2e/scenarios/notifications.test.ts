@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attach } from '../harness/attach.ts';
-import type { RecordedRequest } from '../harness/alerts.ts';
+import { acknowledged, type RecordedRequest } from '../harness/alerts.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { repoRoot } from '../harness/proc.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -66,7 +66,7 @@ const header = (r: RecordedRequest, name: string) => {
   const v = r.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 };
-const acked = (rs: RecordedRequest[]) => rs.filter((r) => r.status >= 200 && r.status < 300);
+const acked = acknowledged;
 
 /** `fn` keeps holding for `ms` (checked every 300ms): nothing more arrives while the controller goes on. */
 async function holdsFor(describe: string, ms: number, fn: () => Promise<void>): Promise<void> {
