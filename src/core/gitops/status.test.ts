@@ -20,10 +20,10 @@ const synced = (at: Date, commit = 'a'.repeat(40)) =>
     hasWindows: false,
   });
 
-test('a failure keeps the last synced commit and inventory, and names the error', () => {
-  const before = synced(now);
-  const failed = calculateFailedStatus(before, {
-    error: { reason: 'InvalidManifest', message: 'bad', file: 'a.yaml', document: 2, commit: 'b'.repeat(40) },
+/** A stalled failed attempt `later`, after `previous`. */
+const failedAfter = (previous: GitSyncStatus, error: Parameters<typeof calculateFailedStatus>[1]['error']) =>
+  calculateFailedStatus(previous, {
+    error,
     stalled: true,
     now: later,
     generation: 1,
@@ -33,6 +33,10 @@ test('a failure keeps the last synced commit and inventory, and names the error'
     hasWindows: false,
     attempted: true,
   });
+
+test('a failure keeps the last synced commit and inventory, and names the error', () => {
+  const before = synced(now);
+  const failed = failedAfter(before, { reason: 'InvalidManifest', message: 'bad', file: 'a.yaml', document: 2, commit: 'b'.repeat(40) });
   assert.equal(failed.lastSyncedCommit, 'a'.repeat(40));
   assert.equal(failed.lastAttemptedCommit, 'b'.repeat(40));
   assert.equal(failed.lastAttemptTime, later.toISOString());
@@ -102,16 +106,6 @@ test('condition messages are bounded, whatever the number of problems (the API s
   const ready = status.conditions?.find((c) => c.type === 'Ready');
   assert.ok((ready?.message ?? '').length <= 4200, `message of ${ready?.message?.length} characters`);
   assert.match(ready?.message ?? '', /could not prune: ConfigMap team\/config-0: .*… \d+ more$/);
-  const failed = calculateFailedStatus(status, {
-    error: { reason: 'InvalidManifest', message: problems.join('\n'), commit: 'b'.repeat(40) },
-    stalled: true,
-    now: later,
-    generation: 1,
-    inventory: undefined,
-    nextSyncAt: undefined,
-    handledRequest: undefined,
-    hasWindows: false,
-    attempted: true,
-  });
+  const failed = failedAfter(status, { reason: 'InvalidManifest', message: problems.join('\n'), commit: 'b'.repeat(40) });
   assert.ok((failed.conditions?.find((c) => c.type === 'Ready')?.message ?? '').length <= 4200);
 });
