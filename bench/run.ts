@@ -20,7 +20,7 @@ import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject }
 import { startEnv, type Env } from '../e2e/harness/env.ts';
 import { startController, type ControllerHandle } from '../e2e/harness/controller.ts';
 import { log, onShutdown, repoRoot, run } from '../e2e/harness/proc.ts';
-import { auditArgs, auditOffset, countRequests, type RequestCounts } from './lib/audit.ts';
+import { auditArgs, auditMark, countRequests, type RequestCounts } from './lib/audit.ts';
 import { analyseFlagger, analyseRollouts, pct, settledWorkload, timeToSafety, type RunFigures } from './lib/measure.ts';
 import { buildPeers, installPeerCrds, startArgo, startFlagger, type PeerDirs } from './lib/peers.ts';
 import { procSample, type ProcSample } from './lib/procstat.ts';
@@ -191,7 +191,7 @@ class Bench {
       // the measured part: change every template, wait for every rollout to finish
       const image = w === 'safety' ? 'example/app:v3' : 'example/app:v2';
       const start = new Map<string, number>();
-      const auditFrom = auditOffset(this.auditLog);
+      const auditFrom = auditMark(this.auditLog);
       const cpu0 = procSample(ctl.pid);
       const t0 = now();
       await pool(names, 16, async (r) => {
@@ -235,7 +235,7 @@ class Bench {
       // steady state: the same N objects, nothing to do; CPU over 10 s and the resident memory after it
       await sleep(10_000);
       const cpu2: ProcSample = procSample(ctl.pid);
-      const requests = await countRequests(this.auditLog, auditFrom, USER_AGENT[c], t0, t1);
+      const requests = await countRequests(auditFrom, USER_AGENT[c], t0, t1);
       if (w === 'safety') await this.env.traffic.clearErrorRate('v3');
       const completed = w === 'safety' ? [...tts.values()].filter((x) => x.safeAt !== undefined).length : figures.completedAt.size;
       const ms = figures.samples.map((s) => s.ms);

@@ -7,7 +7,7 @@ import { cloneRepo, createRepo } from '../../e2e/harness/git.ts';
 import { gitSyncAccess, hmacSignature, postHook, syncNow } from '../../e2e/harness/gitops.ts';
 import { freePort, log } from '../../e2e/harness/proc.ts';
 import { join } from 'node:path';
-import { auditOffset, countRequests, type RequestCounts } from './audit.ts';
+import { auditMark, countRequests, type RequestCounts } from './audit.ts';
 import { pct } from './measure.ts';
 import { procSample } from './procstat.ts';
 import { now, record } from './recorder.ts';
@@ -117,15 +117,15 @@ export async function gitSyncBench(env: Env, auditLog: string, manifests: number
     }
     const big = await createRepo(env.git, 'bench-big', { files, message: `${manifests} manifests` });
     const bigSha = await (await cloneRepo(env.git, big)).head();
-    const from1 = auditOffset(auditLog);
+    const from1 = auditMark(auditLog);
     const tf0 = now();
     await k.apply(yaml(gitSync('big', big.httpUrl)), { namespace: ns });
     const tf1 = await until(`first sync of ${manifests} manifests`, () => gs('big')?.status?.lastSyncedCommit === bigSha, 900_000);
-    const firstSyncRequests = await countRequests(auditLog, from1, /^sluice-controller/, tf0, tf1);
+    const firstSyncRequests = await countRequests(from1, /^sluice-controller/, tf0, tf1);
     log('bench', `git: first sync of ${manifests} manifests ${((tf1 - tf0) / 1000).toFixed(1)}s, ${firstSyncRequests.total} requests`);
     const noop: number[] = [];
     const windows: Array<[number, number]> = [];
-    const from2 = auditOffset(auditLog);
+    const from2 = auditMark(auditLog);
     const cpu0 = procSample(ctl.pid()).cpuSeconds;
     for (let i = 0; i < 3; i++) {
       const t0 = now();
@@ -137,7 +137,7 @@ export async function gitSyncBench(env: Env, auditLog: string, manifests: number
     const cpu1 = procSample(ctl.pid());
     const counts: RequestCounts = { total: 0, byVerb: {}, byRequest: {}, userAgents: [] };
     for (const [a, b] of windows) {
-      const c = await countRequests(auditLog, from2, /^sluice-controller/, a, b);
+      const c = await countRequests(from2, /^sluice-controller/, a, b);
       counts.total += c.total;
       for (const [v, x] of Object.entries(c.byVerb)) counts.byVerb[v] = (counts.byVerb[v] ?? 0) + x;
       for (const [v, x] of Object.entries(c.byRequest)) counts.byRequest[v] = (counts.byRequest[v] ?? 0) + x;
