@@ -17,6 +17,7 @@ import { isNotFound, KubeError, kinds, type Informer, type KubeClient, type Kube
 import type { ObjectKey, ReconcileContext, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { OwnerIndex } from '../runtime/owner-index.ts';
+import { ParseCache } from '../runtime/parse-cache.ts';
 import type { StatusWriter } from '../runtime/status-writer.ts';
 import { RefusedReplicaSet, TemplateChecks } from './template-check.ts';
 
@@ -78,6 +79,12 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
 export class RolloutReconciler implements Reconciler {
   private readonly deps: RolloutReconcilerDeps;
   private readonly templates: TemplateChecks;
+  private readonly parsed = {
+    rollout: new ParseCache(Rollout, (raw) => ({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', ...raw })),
+    replicaSet: new ParseCache(ReplicaSet),
+    pod: new ParseCache(Pod),
+    service: new ParseCache(Service),
+  };
 
   constructor(deps: RolloutReconcilerDeps) {
     this.deps = deps;
@@ -88,7 +95,7 @@ export class RolloutReconciler implements Reconciler {
     const raw = this.deps.status.fresh(kinds.rollout, namespace, name, this.deps.caches.rollouts.get(namespace, name));
     if (!raw) return {};
     const started = performance.now();
-    const parsed = Rollout.safeParse({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', ...raw });
+    const parsed = this.parsed.rollout.safeParse(raw);
     if (!parsed.success) {
       const message = `Invalid spec: ${formatIssues(parsed.error.issues)}`;
       log.warn({ message }, 'Rollout does not parse');
@@ -109,7 +116,7 @@ export class RolloutReconciler implements Reconciler {
     const services: Record<string, Service | undefined> = {};
     for (const svc of referencedServices(rollout)) {
       const obj = caches.services.get(namespace, svc);
-      services[svc] = obj ? Service.parse(obj) : undefined;
+      services[svc] = obj ? this.parsed.service.parse(obj) : undefined;
     }
     const runs = uid ? caches.indexes.analysisRunsByRollout.get(uid) : [];
     // A Rollout being deleted needs no template check: its namespace may be terminating, where the
@@ -120,8 +127,8 @@ export class RolloutReconciler implements Reconciler {
       ...(workload ? { workload } : {}),
       ...(template.equivalentHash ? { equivalentHash: template.equivalentHash } : {}),
       ...(template.error ? { templateError: template.error } : {}),
-      replicaSets: replicaSets.map((rs) => ReplicaSet.parse(rs)),
-      pods: pods.map((p) => Pod.parse(p)),
+      replicaSets: replicaSets.map((rs) => this.parsed.replicaSet.parse(rs)),
+      pods: pods.map((p) => this.parsed.pod.parse(p)),
       services,
       analysisRuns: runs.map(observedRunFromObject),
       analysisTemplates: this.templatesOf(rollout),
