@@ -8,7 +8,7 @@ import { delimiter } from 'node:path';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createInformer } from './informer.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { laneOf, TokenBucket } from './rate-limit.ts';
 import {
   KubeError,
   kinds,
@@ -205,7 +205,7 @@ export class RestKubeClient implements KubeClient {
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     this.requestCount[method] = (this.requestCount[method] ?? 0) + 1;
-    await this.limiter.take();
+    await this.limiter.take(laneOf(path));
     const base = await this.baseOptions();
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
