@@ -114,7 +114,7 @@ async function main(): Promise<void> {
 
   const rolloutMetrics = metrics.watch({ rollouts: controller.caches.rollouts, analysisRuns, gitSyncs: gitSync.gitSyncs });
   const defaults = defaultPolicy(config.notify);
-  const apiServerURL = kubeConfig.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';
+  const apiServerURL = kubeConfig.server ?? 'https://kubernetes.default.svc';
   const notifications = new NotificationController({
     kube,
     clock: systemClock,
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const server = kubeConfig.getCurrentCluster()?.server;
+  const server = kubeConfig.server;
   logger.info(
     {
       server,

@@ -18,11 +18,10 @@ export async function connect(flags: KubeFlags, userAgent: string): Promise<Conn
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.usage);
   }
-  const contextNamespace = config.getContextObject(config.getCurrentContext())?.namespace;
   return {
     kube,
-    namespace: flags.namespace ?? contextNamespace ?? 'default',
-    server: config.getCurrentCluster()?.server ?? '(unknown server)',
+    namespace: flags.namespace ?? config.namespace ?? 'default',
+    server: config.server ?? '(unknown server)',
   };
 }
 

@@ -2,12 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { kinds } from '../../ports/kube.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { loadKubeConfig, RestKubeClient } from './client.ts';
+import { kubeconfigFromText } from './kubeconfig.ts';
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -39,7 +39,7 @@ test('kubeconfig: missing files in KUBECONFIG are skipped; none at all is a clea
     const file = join(dir, 'config');
     writeFileSync(file, KUBECONFIG);
     withEnv({ KUBECONFIG: [join(dir, 'missing'), file].join(delimiter), KUBERNETES_SERVICE_HOST: undefined }, () => {
-      assert.equal(loadKubeConfig().getCurrentCluster()?.server, 'https://127.0.0.1:6443');
+      assert.equal(loadKubeConfig().server, 'https://127.0.0.1:6443');
     });
     withEnv({ KUBECONFIG: join(dir, 'missing'), KUBERNETES_SERVICE_HOST: undefined }, () => {
       assert.throws(() => loadKubeConfig(), /none of the files in KUBECONFIG exist/);
@@ -48,7 +48,7 @@ test('kubeconfig: missing files in KUBECONFIG are skipped; none at all is a clea
       assert.throws(() => loadKubeConfig(), /no kubeconfig found: set KUBECONFIG or --kubeconfig/);
     });
     assert.throws(() => loadKubeConfig(join(dir, 'nope')), /cannot read kubeconfig .*nope/);
-    assert.equal(loadKubeConfig(file).getCurrentCluster()?.server, 'https://127.0.0.1:6443');
+    assert.equal(loadKubeConfig(file).server, 'https://127.0.0.1:6443');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -73,13 +73,10 @@ async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = kubeconfigFromText(
+    `{clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}], users: [{name: u, user: {}}], contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}`,
+    tmpdir(),
+  );
   const close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();
@@ -235,12 +232,12 @@ test('kubeconfig: --context picks another context of the file, and an unknown on
     const file = join(dir, 'config');
     writeFileSync(file, KUBECONFIG);
     const kc = loadKubeConfig(file, { context: 'y' });
-    assert.equal(kc.getCurrentCluster()?.server, 'https://127.0.0.2:6443');
-    assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, 'team-y');
-    assert.equal(loadKubeConfig(file).getCurrentCluster()?.server, 'https://127.0.0.1:6443');
+    assert.equal(kc.server, 'https://127.0.0.2:6443');
+    assert.equal(kc.namespace, 'team-y');
+    assert.equal(loadKubeConfig(file).server, 'https://127.0.0.1:6443');
     assert.throws(() => loadKubeConfig(file, { context: 'z' }), /context "z" not found in the kubeconfig \(contexts: x, y\)/);
     withEnv({ KUBECONFIG: file, KUBERNETES_SERVICE_HOST: undefined }, () => {
-      assert.equal(loadKubeConfig(undefined, { context: 'y' }).getCurrentCluster()?.server, 'https://127.0.0.2:6443');
+      assert.equal(loadKubeConfig(undefined, { context: 'y' }).server, 'https://127.0.0.2:6443');
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,13 @@
-// The KubeClient port on a real API server. @kubernetes/client-node supplies configuration,
-// authentication, TLS and watch-fed caches (ListWatch); requests are plain REST over node:https,
-// because the generated typed clients cannot reach subresources of custom resources or send
-// every patch type with a field manager in one uniform call.
-import { existsSync } from 'node:fs';
+// The KubeClient port on a real API server. Configuration and authentication come from our
+// kubeconfig reader (kubeconfig.ts), the informers' caches from our list-watch (list-watch.ts);
+// requests are plain REST over node:https, because the generated typed clients cannot reach
+// subresources of custom resources or send every patch type with a field manager in one uniform
+// call. Nothing here loads @kubernetes/client-node (most of the controller's memory when it did);
+// kubeconfig.ts imports it only for a user it cannot authenticate itself.
 import http from 'node:http';
-import { delimiter } from 'node:path';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import { createInformer } from './informer.ts';
+import type { KubeAccess } from './kubeconfig.ts';
 import { laneOf, TokenBucket } from './rate-limit.ts';
 import {
   KubeError,
@@ -58,52 +58,7 @@ function segment(value: string, what: string): string {
   return encodeURIComponent(value);
 }
 
-export interface KubeConfigOptions {
-  /** A context of the kubeconfig to use instead of its current-context (kubectl's --context). */
-  context?: string;
-}
-
-export function loadKubeConfig(path?: string, opts: KubeConfigOptions = {}): KubeConfig {
-  const kc = readKubeConfig(path);
-  if (opts.context !== undefined) {
-    if (!kc.getContextObject(opts.context)) {
-      const known = kc.getContexts().map((c) => c.name);
-      throw new Error(`context "${opts.context}" not found in the kubeconfig (contexts: ${known.join(', ') || 'none'})`);
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  return kc;
-}
-
-function readKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) {
-    try {
-      kc.loadFromFile(path);
-    } catch (err) {
-      throw new Error(`cannot read kubeconfig ${path}: ${(err as Error).message}`);
-    }
-    return kc;
-  }
-  // As kubectl does, files listed in $KUBECONFIG that do not exist are skipped.
-  const listed = process.env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
-  const present = listed.filter((file) => existsSync(file));
-  if (listed.length > 0 && present.length === 0) throw new Error(`none of the files in KUBECONFIG exist: ${listed.join(', ')}`);
-  const saved = process.env.KUBECONFIG;
-  try {
-    if (listed.length > 0) process.env.KUBECONFIG = present.join(delimiter);
-    kc.loadFromDefault();
-  } finally {
-    if (saved === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = saved;
-  }
-  // With no kubeconfig anywhere and not in a cluster, the library falls back to an
-  // unauthenticated http://localhost:8080, which then fails in a puzzling way.
-  if (kc.getCurrentCluster()?.server === 'http://localhost:8080' && !process.env.KUBERNETES_SERVICE_HOST) {
-    throw new Error('no kubeconfig found: set KUBECONFIG or --kubeconfig, or run the controller in a cluster');
-  }
-  return kc;
-}
+export { loadKubeConfig } from './kubeconfig.ts';
 
 /** Who a client's requests impersonate (Kubernetes impersonation headers). */
 interface Impersonation {
@@ -114,7 +69,7 @@ interface Impersonation {
 const IDLE_SOCKET_MS = 30_000;
 
 export class RestKubeClient implements KubeClient {
-  readonly config: KubeConfig;
+  readonly config: KubeAccess;
   private impersonation: Impersonation | undefined;
   private readonly impersonating = new Map<string, RestKubeClient>();
   private readonly server: URL;
@@ -122,17 +77,16 @@ export class RestKubeClient implements KubeClient {
   private readonly onRequest: RestOptions['onRequest'];
   private readonly discovered = new Map<string, { kind: ResourceKind | undefined; at: number }>();
   private requestOptions?: { options: Promise<https.RequestOptions>; at: number };
-  private ownAgent?: { key: string; plain: unknown; agent: http.Agent };
+  private ownAgent?: { key: string; agent: http.Agent };
   /** Shared with the impersonating clients made from this one: one budget for the process. */
   private limiter: TokenBucket;
   /** Requests made, by verb: the benchmarks read API cost from here. */
   readonly requestCount: Record<string, number> = {};
 
-  constructor(config: KubeConfig, opts: RestOptions = {}) {
+  constructor(config: KubeAccess, opts: RestOptions = {}) {
     this.config = config;
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
-    this.server = new URL(cluster.server);
+    if (config.server === undefined) throw new Error('kubeconfig has no current cluster: set a current-context or pass --kubeconfig');
+    this.server = new URL(config.server);
     this.onRequest = opts.onRequest;
     this.opts = {
       timeoutMs: opts.timeoutMs ?? 30_000,
@@ -149,40 +103,51 @@ export class RestKubeClient implements KubeClient {
   }
 
   /**
-   * TLS and authentication from the kubeconfig, read again every authRefreshMs: an in-cluster
-   * ServiceAccount token is rotated by the kubelet, and a token read once would expire.
+   * The TLS options on a keep-alive agent (an Agent's default closes every connection, so every
+   * request would open a new one and do a TLS handshake: most of the controller's CPU, and a round
+   * trip more per request), made again only when they change (a rotated client certificate). The
+   * agent client-node makes for a user it authenticates is replaced the same way; a proxy agent
+   * is left as it is.
    */
-  /**
-   * client-node's agent does not keep connections alive (an Agent's default), so every request
-   * would open a new connection and TLS handshake: most of the controller's CPU, and a round trip
-   * more per request. The same TLS options on a keep-alive agent, made again only when they
-   * change (a rotated client certificate). Proxy agents are left as they are.
-   */
-  private keepAliveAgent(agent: https.RequestOptions['agent']): https.RequestOptions['agent'] {
-    const plain = agent && (agent.constructor === https.Agent || agent.constructor === http.Agent);
-    if (!plain) return agent;
-    const options = (agent as http.Agent & { options?: https.AgentOptions }).options ?? {};
-    const tls = [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.rejectUnauthorized, options.servername];
-    const key = JSON.stringify(tls.map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
-    if (this.ownAgent?.key !== key || this.ownAgent.plain !== agent.constructor) {
+  private keepAliveAgent(o: https.RequestOptions): https.RequestOptions['agent'] {
+    const agent = o.agent;
+    if (agent && agent.constructor !== https.Agent && agent.constructor !== http.Agent) return agent;
+    const secure = agent ? agent.constructor === https.Agent : this.server.protocol === 'https:';
+    const from = (agent ? ((agent as http.Agent & { options?: https.AgentOptions }).options ?? {}) : o) as https.AgentOptions;
+    const options = Object.fromEntries(
+      Object.entries({
+        ca: from.ca,
+        cert: from.cert,
+        key: from.key,
+        pfx: from.pfx,
+        passphrase: from.passphrase,
+        rejectUnauthorized: from.rejectUnauthorized,
+        servername: from.servername,
+      }).filter(([, v]) => v !== undefined),
+    ) as https.AgentOptions;
+    const key = JSON.stringify([secure, Object.entries(options).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('base64') : v])]);
+    if (this.ownAgent?.key !== key) {
       const old = this.ownAgent?.agent;
       if (old) setTimeout(() => old.destroy(), IDLE_SOCKET_MS).unref(); // after the requests in flight on it
       // An idle connection is closed after IDLE_SOCKET_MS, before the API server would (a request
       // sent on a connection the server is closing fails).
-      const alive = { ...options, keepAlive: true, timeout: options.timeout ?? IDLE_SOCKET_MS };
-      const made = agent.constructor === https.Agent ? new https.Agent(alive) : new http.Agent(alive);
-      this.ownAgent = { key, plain: agent.constructor, agent: made };
+      const alive = { ...options, keepAlive: true, timeout: from.timeout ?? IDLE_SOCKET_MS };
+      this.ownAgent = { key, agent: secure ? new https.Agent(alive) : new http.Agent(alive) };
     }
     return this.ownAgent.agent;
   }
 
+  /**
+   * TLS and authentication from the kubeconfig, read again every authRefreshMs: an in-cluster
+   * ServiceAccount token is rotated by the kubelet, and a token read once would expire.
+   */
   private baseOptions(): Promise<https.RequestOptions> {
     const now = this.opts.now();
     if (!this.requestOptions || now - this.requestOptions.at >= this.opts.authRefreshMs) {
       const options = (async () => {
         const o: https.RequestOptions = { headers: {} };
         await this.config.applyToHTTPSOptions(o);
-        o.agent = this.keepAliveAgent(o.agent);
+        o.agent = this.keepAliveAgent(o);
         return o;
       })();
       // A failed read is not kept: the next request tries again.
@@ -244,16 +209,7 @@ export class RestKubeClient implements KubeClient {
               }
               return;
             }
-            let reason = 'Unknown';
-            let message = text.slice(0, 500);
-            try {
-              const parsed = JSON.parse(text) as { reason?: string; message?: string };
-              reason = parsed.reason ?? reason;
-              message = parsed.message ?? message;
-            } catch {
-              // not a Status object; keep the raw text
-            }
-            reject(new KubeError(status, reason, `${method} ${path}: ${status} ${message}`));
+            reject(statusError(method, path, status, text));
           });
           res.on('error', (err) => reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`)));
         },
@@ -264,6 +220,41 @@ export class RestKubeClient implements KubeClient {
         reject(new KubeError(0, 'Unreachable', `${method} ${path}: ${err.message}`));
       });
       if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /**
+   * A watch: a GET over the same TLS, authentication and keep-alive agent as every request, not
+   * rate-limited (as client-go's), resolving with the body once the server answers 200. The server
+   * ends it at its timeoutSeconds; a connection silent for longer than that is given up.
+   */
+  private async watch(path: string, signal: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    const base = await this.baseOptions();
+    const url = new URL(path, this.server);
+    const timeout = (Number(url.searchParams.get('timeoutSeconds')) || 600) * 1000 + 60_000;
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          ...base,
+          method: 'GET',
+          signal,
+          timeout,
+          headers: { ...(base.headers as Record<string, string>), Accept: 'application/json', 'User-Agent': this.opts.userAgent },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status === 200) return resolve(res);
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => reject(statusError('WATCH', url.pathname, status, Buffer.concat(chunks).toString('utf8'))));
+          res.on('error', (err) => reject(new KubeError(0, 'Unreachable', `WATCH ${url.pathname}: ${err.message}`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no event for ${timeout / 1000} s`)));
+      req.on('error', (err) => reject(new KubeError(0, 'Unreachable', `WATCH ${url.pathname}: ${err.message}`)));
       req.end();
     });
   }
@@ -315,9 +306,9 @@ export class RestKubeClient implements KubeClient {
   informer<T extends KubeObject>(kind: ResourceKind, opts: InformerOptions = {}): Informer<T> {
     return createInformer<T>(
       {
-        config: this.config,
         path: this.path(kind, opts.namespace),
         list: (path) => this.request('GET', path),
+        watch: (path, signal) => this.watch(path, signal),
         now: this.opts.now,
         backoff: this.opts.informerBackoff,
         ...(this.opts.onInformerError ? { onError: (err: unknown) => this.opts.onInformerError?.(kind, err) } : {}),
@@ -372,4 +363,18 @@ export class RestKubeClient implements KubeClient {
       throw err;
     }
   }
+}
+
+/** The KubeError of an answer that is not 2xx: the Status object's reason and message, else the raw text. */
+function statusError(method: string, path: string, status: number, text: string): KubeError {
+  let reason = 'Unknown';
+  let message = text.slice(0, 500);
+  try {
+    const parsed = JSON.parse(text) as { reason?: string; message?: string };
+    reason = parsed.reason ?? reason;
+    message = parsed.message ?? message;
+  } catch {
+    // not a Status object; keep the raw text
+  }
+  return new KubeError(status, reason, `${method} ${path}: ${status} ${message}`);
 }

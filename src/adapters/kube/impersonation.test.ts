@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { tmpdir } from 'node:os';
 import { kinds, serviceAccountUser } from '../../ports/kube.ts';
 import { RestKubeClient } from './client.ts';
+import { kubeconfigFromText } from './kubeconfig.ts';
 
 test('impersonate: Impersonate-User (and groups) on every request of that client only', async () => {
   const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
@@ -21,13 +22,11 @@ test('impersonate: Impersonate-User (and groups) on every request of that client
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    const config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'controller-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const config = kubeconfigFromText(
+      `{clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}], users: [{name: u, user: {token: controller-token}}],
+        contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}`,
+      tmpdir(),
+    );
     const controller = new RestKubeClient(config);
     const user = serviceAccountUser('team', 'deployer');
     const asDeployer = controller.impersonate(user);

@@ -200,7 +200,7 @@ async function containerNames(io: CliIo, flags: KubeFlags, rollout: string): Pro
 async function contexts(flags: KubeFlags): Promise<Answer> {
   const { loadKubeConfig } = await import('../../adapters/kube/client.ts');
   const config = loadKubeConfig(flags.kubeconfig);
-  return { candidates: config.getContexts().map((c) => ({ value: c.name, description: `cluster ${c.cluster}` })), directive: DIRECTIVE.noFileComp };
+  return { candidates: config.contexts.map((c) => ({ value: c.name, description: `cluster ${c.cluster}` })), directive: DIRECTIVE.noFileComp };
 }
 
 const BASH = `# bash completion for kubectl-sluice (kubectl sluice completion bash)
