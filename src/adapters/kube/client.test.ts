@@ -74,7 +74,8 @@ async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse,
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const kc = kubeconfigFromText(
-    `{clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}], users: [{name: u, user: {}}], contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}`,
+    `{clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}], users: [{name: u, user: {}}],
+      contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}`,
     tmpdir(),
   );
   const close = () =>

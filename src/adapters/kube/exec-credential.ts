@@ -1,7 +1,7 @@
 // kubeconfig `exec` credential plugins (client.authentication.k8s.io v1 and v1beta1), as kubectl
 // runs them: the command with its args and env, KUBERNETES_EXEC_INFO describing the request (and
 // the cluster, with provideClusterInfo), an ExecCredential on stdout. The credential is reused until
-// its status.expirationTimestamp (forever without one). Errors name the plugin and carry its stderr;
+// shortly before its status.expirationTimestamp (forever without one, as client-node did). Errors name the plugin and carry its stderr;
 // nothing the plugin prints on stdout (the token) ever goes into a message.
 import { spawn } from 'node:child_process';
 
@@ -27,6 +27,12 @@ export interface ExecResult {
 /** How long a plugin may take before it is stopped (kubectl has no limit; a hung one would stall every request). */
 const EXEC_TIMEOUT_MS = 60_000;
 const STDERR_LIMIT = 2000;
+/**
+ * A credential is renewed this long before it expires: the REST client reuses what
+ * applyToHTTPSOptions gave it for authRefreshMs (a minute), so one taken just before its expiry
+ * would be sent after it.
+ */
+const RENEW_BEFORE_MS = 60_000;
 
 interface Cached {
   result: Promise<ExecResult>;
@@ -45,7 +51,7 @@ export class ExecCredentials {
   get(user: string, exec: ExecConfig, cluster: Record<string, unknown> | undefined): Promise<ExecResult> {
     const key = JSON.stringify([user, exec]);
     const hit = this.cache.get(key);
-    if (hit && (hit.expires === undefined || this.now() < hit.expires)) return hit.result;
+    if (hit && (hit.expires === undefined || this.now() < hit.expires - RENEW_BEFORE_MS)) return hit.result;
     const entry: Cached = { result: Promise.resolve({}), expires: undefined };
     entry.result = run(user, exec, cluster).then(
       ({ result, expires }) => {
@@ -69,7 +75,13 @@ function run(user: string, exec: ExecConfig, cluster: Record<string, unknown> | 
   const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
   for (const e of exec.env ?? []) env[e.name] = e.value;
   return new Promise((resolve, reject) => {
-    const child = spawn(exec.command, exec.args ?? [], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: EXEC_TIMEOUT_MS });
+    const child = spawn(exec.command, exec.args ?? [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Our own timer: spawn's `timeout` is left running when the command does not exist.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, EXEC_TIMEOUT_MS).unref();
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -78,13 +90,15 @@ function run(user: string, exec: ExecConfig, cluster: Record<string, unknown> | 
     });
     const stderr = () => (err.trim() ? `: ${err.trim().slice(0, STDERR_LIMIT)}` : '');
     child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       if (e.code === 'ENOENT') reject(new Error(`${what} not found (not a file, nor on PATH)${exec.installHint ? `; ${exec.installHint.trim()}` : ''}`));
       else reject(new Error(`${what} cannot run: ${e.message}`));
     });
     // After a failed start 'error' has rejected already (a promise settles once).
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (code !== 0) {
-        const how = signal ? `was stopped by ${signal}${signal === 'SIGTERM' ? ` (after ${EXEC_TIMEOUT_MS / 1000} s?)` : ''}` : `failed with exit code ${code}`;
+        const how = timedOut ? `gave no answer in ${EXEC_TIMEOUT_MS / 1000} s` : signal ? `was stopped by ${signal}` : `failed with exit code ${code}`;
         return reject(new Error(`${what} ${how}${stderr()}`));
       }
       let cred: { apiVersion?: string; kind?: string; status?: Record<string, unknown> };

@@ -1,7 +1,7 @@
 // An index over an informer's cache, kept up to date from its change events, so a reconcile
 // touches only its own objects (a Rollout's ReplicaSets, a ReplicaSet's pods) instead of scanning
 // every object of the namespace. controller-runtime and client-go informers have indexers; the
-// ListWatch cache of @kubernetes/client-node has none, hence this small one.
+// list-watch cache of the kube adapter (adapters/kube/list-watch.ts) has none, hence this small one.
 import type { Informer, KubeObject } from '../../ports/kube.ts';
 
 const objectKey = (obj: KubeObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
