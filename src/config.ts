@@ -186,7 +186,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
   }
   const watched = values.namespace ?? env.SLUICE_NAMESPACE ?? undefined;
   const result = Config.safeParse({
-    // $KUBECONFIG (which may list several files) is read by the client library itself
+    // $KUBECONFIG (which may list several files) is read by the kube adapter (adapters/kube/kubeconfig.ts)
     kubeconfig: values.kubeconfig ?? undefined,
     namespace: watched,
     metricsAddr: values['metrics-addr'] ?? env.SLUICE_METRICS_ADDR ?? '127.0.0.1:8080',
