@@ -188,9 +188,7 @@ export class RestKubeClient implements KubeClient {
             ...(base.headers as Record<string, string>),
             Accept: 'application/json',
             'User-Agent': this.opts.userAgent,
-            ...(this.impersonation
-              ? { 'Impersonate-User': this.impersonation.user, ...(this.impersonation.groups.length ? { 'Impersonate-Group': this.impersonation.groups } : {}) }
-              : {}),
+            ...this.impersonationHeaders(),
             ...(payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
           },
         },
@@ -224,6 +222,13 @@ export class RestKubeClient implements KubeClient {
     });
   }
 
+  /** Impersonation headers of a client made by impersonating(): on requests and watches alike. */
+  private impersonationHeaders(): Record<string, string | string[]> {
+    const who = this.impersonation;
+    if (!who) return {};
+    return { 'Impersonate-User': who.user, ...(who.groups.length ? { 'Impersonate-Group': who.groups } : {}) };
+  }
+
   /**
    * A watch: a GET over the same TLS, authentication and keep-alive agent as every request, not
    * rate-limited (as client-go's), resolving with the body once the server answers 200. The server
@@ -242,7 +247,12 @@ export class RestKubeClient implements KubeClient {
           method: 'GET',
           signal,
           timeout,
-          headers: { ...(base.headers as Record<string, string>), Accept: 'application/json', 'User-Agent': this.opts.userAgent },
+          headers: {
+            ...(base.headers as Record<string, string>),
+            Accept: 'application/json',
+            'User-Agent': this.opts.userAgent,
+            ...this.impersonationHeaders(),
+          },
         },
         (res) => {
           const status = res.statusCode ?? 0;

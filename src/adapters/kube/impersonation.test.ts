@@ -50,3 +50,38 @@ test('impersonate: Impersonate-User (and groups) on every request of that client
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
+
+test("impersonate: an impersonating client's informer lists and watches as that identity", async () => {
+  const seen: Array<{ url: string; user: string | string[] | undefined }> = [];
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', user: req.headers['impersonate-user'] });
+    res.setHeader('content-type', 'application/json');
+    if (req.url?.includes('watch=true')) {
+      res.write(''); // an open watch with nothing to say yet
+      return;
+    }
+    res.end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const config = kubeconfigFromText(
+    `{clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}], users: [{name: u, user: {token: t}}],
+      contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}`,
+    tmpdir(),
+  );
+  const informer = new RestKubeClient(config).impersonate(serviceAccountUser('team', 'deployer')).informer(kinds.service, { namespace: 'team' });
+  try {
+    await informer.start();
+    const deadline = Date.now() + 5000;
+    while (!seen.some((r) => r.url.includes('watch=true'))) {
+      if (Date.now() > deadline) throw new Error('no watch request in 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(seen.length >= 2);
+    for (const r of seen) assert.equal(r.user, 'system:serviceaccount:team:deployer', r.url);
+  } finally {
+    await informer.stop();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
