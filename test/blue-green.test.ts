@@ -177,4 +177,25 @@ describe('invalid and deleted Rollouts', () => {
     assert.equal(h.rollout().status.restartedAt, at);
     assert.equal(h.rollout().status.phase, 'Healthy');
   });
+
+  test('restart evicts pods (a PodDisruptionBudget is honoured): a refused eviction is tried again later', async () => {
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }, { replicas: 4 }));
+    await h.settle();
+    const before = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
+    await h.advance(1000);
+    // the budget allows no disruption for now: the API server answers 429 to an eviction
+    h.kube.failNext.push({ verb: 'evict', plural: 'pods', status: 429 }, { verb: 'evict', plural: 'pods', status: 429 });
+    const at = h.clock.now().toISOString();
+    await h.patchSpec('app', { restartAt: at });
+    assert.equal(h.kube.failNext.length, 0, 'both refusals were met');
+    assert.equal(h.kube.all(kinds.pod, NS).filter((p) => before.includes(p.metadata?.name)).length, 4, 'no pod went while the budget refused');
+    assert.equal(h.rollout().status.restartedAt, undefined);
+    await h.advance(60_000); // tried again after a while, now allowed
+    const after = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
+    assert.equal(after.filter((n) => before.includes(n)).length, 0, 'every old pod was replaced');
+    assert.equal(h.rollout().status.restartedAt, at);
+    assert.ok(h.kube.writes.some((w) => w.startsWith('evict pods ')));
+    assert.ok(!h.kube.writes.some((w) => w.startsWith('delete pods ')), 'pods are evicted, never deleted');
+  });
 });

@@ -156,7 +156,7 @@ describe('every install the README shows', () => {
         const writable = new Set(['rollouts', 'rollouts/status', 'rollouts/finalizers', 'analysisruns', 'analysisruns/status', 'gitsyncs', 'gitsyncs/status']);
         // the notification controller creates the default policy and writes outboxes
         for (const r of ['notificationpolicies', 'notificationpolicies/status']) writable.add(r);
-        for (const r of ['replicasets', 'deployments', 'pods', 'services', 'events', 'leases']) writable.add(r);
+        for (const r of ['replicasets', 'deployments', 'pods', 'pods/eviction', 'services', 'events', 'leases']) writable.add(r);
         for (const r of rules) {
           for (const field of [r.apiGroups, r.resources, r.verbs]) assert.ok(!(field ?? []).includes('*'), `no wildcard: ${JSON.stringify(r)}`);
           if (r.verbs.some((v) => WRITE_VERBS.includes(v))) {
@@ -174,7 +174,8 @@ describe('every install the README shows', () => {
 describe('RBAC rules against the calls in src/', () => {
   /**
    * Every `<client>.<verb>(kinds.<kind>, …)` outside tests, as (group, resource, verb); and
-   * `<statusWriter>.write(kinds.<kind>, …)`, the one status writer, which patches the status subresource.
+   * `<statusWriter>.write(kinds.<kind>, …)`, the one status writer, which patches the status subresource; and
+   * `<client>.evict(…)`, a create of pods/eviction.
    */
   function calledPermissions(): Array<{ group: string; resource: string; verb: string; where: string }> {
     const found: Array<{ group: string; resource: string; verb: string; where: string }> = [];
@@ -196,6 +197,10 @@ describe('RBAC rules against the calls in src/', () => {
         const verbs = m[1] === 'informer' ? ['list', 'watch'] : m[1] === 'write' ? ['patch'] : [m[1] as string];
         const where = `src/${file}:${text.slice(0, m.index).split('\n').length}`;
         for (const verb of verbs) found.push({ group: groupOf(kind.apiVersion), resource: status ? `${kind.plural}/status` : kind.plural, verb, where });
+      }
+      // an eviction is a create of the pod's eviction subresource
+      for (const m of text.matchAll(/\.evict\(/g)) {
+        found.push({ group: '', resource: 'pods/eviction', verb: 'create', where: `src/${file}:${text.slice(0, m.index).split('\n').length}` });
       }
     }
     return found;

@@ -4,6 +4,7 @@
 // process serves the whole file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -485,6 +486,55 @@ describe('canary', () => {
       assert.ok(minAvailable >= 3, `at most one pod at a time was missing (min available ${minAvailable})`);
       const events = await s.waitEvent('RolloutRestarted');
       assert.equal(events.filter((e) => e.reason === 'RolloutRestarted').length, 1);
+      await s.settled();
+    }));
+
+  test('restart: pods are evicted, so a PodDisruptionBudget that allows no disruption holds the restart back until it does', () =>
+    withCanary('canary-pdb-restart', { steps: [{ setWeight: 50 }, { pause: {} }] }, async (s, v1) => {
+      const h1 = v1.rollout.status.stableRS as string;
+      const oldPods = new Set(v1.pods.map((p) => p.metadata.name as string));
+      const budget = {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'demo' },
+        spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'demo' } } },
+      };
+      await s.apply(manifest(budget));
+      await waitFor(
+        'the disruption controller counts 4 healthy pods and allows no disruption',
+        async () => {
+          const pdb = await s.k.json(['get', 'poddisruptionbudget', 'demo', '-n', s.ns]);
+          assert.equal(pdb.status?.currentHealthy, 4);
+          assert.equal(pdb.status?.disruptionsAllowed, 0);
+        },
+        { timeoutMs: 30_000 },
+      );
+      const restartAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000).toISOString().replace('.000Z', 'Z');
+      await s.patchSpec({ restartAt });
+      const refused = () =>
+        readFileSync(ctl!.logFile, 'utf8')
+          .split('\n')
+          .some((l) => l.includes('Eviction refused for restart') && l.includes(`"namespace":"${s.ns}"`));
+      await waitFor('the controller asked for an eviction and the API server refused it', () => assert.ok(refused()), { timeoutMs: 30_000 });
+      await s.holds(
+        'every pod from before restartAt stays while the budget refuses',
+        (v) => {
+          assert.equal(v.pods.filter((p) => oldPods.has(p.metadata.name as string) && !p.metadata.deletionTimestamp).length, 4);
+          assert.equal(v.rollout.status.restartedAt, undefined);
+        },
+        3000,
+      );
+      // one disruption at a time now: the restart goes on (the controller asks again within 30 s)
+      await s.k.ok(['patch', 'poddisruptionbudget', 'demo', '-n', s.ns, '--type=merge', '-p', '{"spec":{"maxUnavailable":1}}']);
+      await s.waitFor(
+        'every pod recreated',
+        (v) => {
+          assert.equal(v.rollout.status.restartedAt, restartAt);
+          assert.equal(v.pods.filter((p) => oldPods.has(p.metadata.name as string)).length, 0);
+          healthyOn(v, h1, 4);
+        },
+        120_000,
+      );
       await s.settled();
     }));
 

@@ -112,6 +112,11 @@ export interface KubeClient {
     name: string,
     opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; dryRun?: boolean },
   ): Promise<void>;
+  /**
+   * Evicts a pod (the policy/v1 Eviction subresource): the API server honours the pod's
+   * PodDisruptionBudgets and answers 429 when one allows no disruption now.
+   */
+  evict(namespace: string, name: string): Promise<void>;
   informer<T extends KubeObject = KubeObject>(kind: ResourceKind, opts?: InformerOptions): Informer<T>;
   /** Maps apiVersion+kind to its resource (via discovery for kinds not in `kinds`). */
   resolveKind(apiVersion: string, kind: string): Promise<ResourceKind | undefined>;

@@ -234,6 +234,16 @@ export class FakeKube implements KubeClient {
     return structuredClone(after) as T;
   }
 
+  /** An eviction: fails as injected with failNext ({verb: 'evict'}, e.g. 429 for a PodDisruptionBudget), else deletes the pod. */
+  async evict(namespace: string, name: string): Promise<void> {
+    this.maybeFail('evict', kinds.pod);
+    if (!this.store.has(keyOf(kinds.pod, namespace, name))) throw new KubeError(404, 'NotFound', `pods "${name}" not found`);
+    this.writes.push(`evict pods ${namespace}/${name}`);
+    const writes = this.writes.length;
+    await this.delete(kinds.pod, namespace, name);
+    this.writes.splice(writes, 1); // recorded as the eviction it is
+  }
+
   async delete(kind: ResourceKind, namespace: string | undefined, name: string, opts: { dryRun?: boolean } = {}): Promise<void> {
     this.maybeFail('delete', kind);
     const key = keyOf(kind, namespace, name);
@@ -335,6 +345,10 @@ class ImpersonatingView implements KubeClient {
   delete(kind: ResourceKind, namespace: string | undefined, name: string, opts?: { dryRun?: boolean }): Promise<void> {
     this.check('delete', kind, namespace, name);
     return this.fake.delete(kind, namespace, name, opts);
+  }
+  evict(namespace: string, name: string): Promise<void> {
+    this.check('create', kinds.pod, namespace, `${name}/eviction`);
+    return this.fake.evict(namespace, name);
   }
   informer<T extends KubeObject>(kind: ResourceKind, opts?: { namespace?: string }): Informer<T> {
     return this.fake.informer<T>(kind, opts);

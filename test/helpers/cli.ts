@@ -54,6 +54,9 @@ export class RecordedKube implements KubeClient {
   async delete(): Promise<void> {
     throw new KubeError(405, 'MethodNotAllowed', 'recorded objects are read-only');
   }
+  async evict(): Promise<void> {
+    throw new KubeError(405, 'MethodNotAllowed', 'recorded objects are read-only');
+  }
   informer<T extends KubeObject>(): Informer<T> {
     throw new Error('recorded objects cannot be watched');
   }

@@ -292,6 +292,11 @@ export class RestKubeClient implements KubeClient {
     return this.request<T>('POST', this.path(kind, obj.metadata?.namespace) + query, obj);
   }
 
+  async evict(namespace: string, name: string): Promise<void> {
+    const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } };
+    await this.request('POST', this.path(kinds.pod, namespace, name, 'eviction'), eviction);
+  }
+
   patch<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, name: string, body: unknown, opts: PatchOptions): Promise<T> {
     const params = new URLSearchParams();
     if (opts.fieldManager) params.set('fieldManager', opts.fieldManager);

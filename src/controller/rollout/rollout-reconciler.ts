@@ -5,7 +5,7 @@ import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
 import type { LoadedTemplate } from '../../core/analysis/build.ts';
-import { CONFLICT_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/requeue.ts';
+import { CONFLICT_REQUEUE_MS, EVICTION_REFUSED_REQUEUE_MS, INVALID_SPEC_REQUEUE_MS } from '../../core/shared/requeue.ts';
 import { FINALIZER } from '../../core/rollout/context.ts';
 import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { plan } from '../../core/rollout/plan.ts';
@@ -152,8 +152,9 @@ export class RolloutReconciler implements Reconciler {
     // reconcile plans the same transition, its Event already exists, and none is lost or doubled.
     // The Events (in their order) and the other actions (in theirs) go out side by side: a
     // reconcile waits for the longer of the two chains, not for their sum.
+    let retryLater = false;
     const inOrder = async (actions: Action[]) => {
-      for (const action of actions) await this.act(rollout, action, log, result.status);
+      for (const action of actions) if ((await this.act(rollout, action, log, result.status)) === 'retry-later') retryLater = true;
     };
     const outcomes = await Promise.allSettled([
       inOrder(result.actions.filter((a) => a.type === 'event')),
@@ -180,7 +181,9 @@ export class RolloutReconciler implements Reconciler {
         );
       }
     }
-    return this.done({ rollout, observed, now, plan: result }, started);
+    const done = this.done({ rollout, observed, now, plan: result }, started);
+    if (!retryLater) return done;
+    return { requeueAfterMs: Math.min(done.requeueAfterMs ?? EVICTION_REFUSED_REQUEUE_MS, EVICTION_REFUSED_REQUEUE_MS) };
   }
 
   /**
@@ -207,7 +210,8 @@ export class RolloutReconciler implements Reconciler {
     };
   }
 
-  private async act(rollout: Rollout, action: Action, log: Logger, status?: RolloutStatus): Promise<void> {
+  /** Carries out one action; 'retry-later' when it was refused for now (an eviction a PodDisruptionBudget holds back). */
+  private async act(rollout: Rollout, action: Action, log: Logger, status?: RolloutStatus): Promise<void | 'retry-later'> {
     const { kube } = this.deps;
     const ns = rollout.metadata.namespace;
     switch (action.type) {
@@ -279,9 +283,17 @@ export class RolloutReconciler implements Reconciler {
         );
         log.info({ deployment: action.name, replicas: action.replicas }, 'Scaled referenced Deployment');
         return;
-      case 'deletePod':
-        await ignoreNotFound(kube.delete(kinds.pod, ns, action.name));
-        log.info({ pod: action.name }, 'Deleted pod for restart');
+      case 'evictPod':
+        try {
+          await kube.evict(ns ?? '', action.name);
+          log.info({ pod: action.name }, 'Evicted pod for restart');
+        } catch (err) {
+          if (isNotFound(err)) return;
+          if (!(err instanceof KubeError && err.status === 429)) throw err;
+          // A PodDisruptionBudget allows no disruption now: the restart waits, and asks again.
+          log.warn({ pod: action.name, message: err.message }, 'Eviction refused for restart; trying again later');
+          return 'retry-later';
+        }
         return;
       case 'createAnalysisRun':
         try {

@@ -141,12 +141,12 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     },
     expect: (p) =>
       assert.deepEqual(
-        p.actions.filter((a) => a.type === 'deletePod'),
+        p.actions.filter((a) => a.type === 'evictPod'),
         [],
       ),
   },
   {
-    name: 'restart: with every pod ready, one batch (a quarter, at least one) is deleted',
+    name: 'restart: with every pod ready, one batch (a quarter, at least one) is evicted',
     input: {
       ...observed(
         { ...rollout('v1', { stableRS: h1, currentPodHash: h1, availableReplicas: 4 }), spec: { ...rollout('v1').spec, restartAt: '2026-01-01T00:05:00Z' } },
@@ -159,8 +159,8 @@ const cases: Array<{ name: string; input: Observed; expect: (p: ReturnType<typeo
     },
     expect: (p) =>
       assert.deepEqual(
-        p.actions.filter((a) => a.type === 'deletePod'),
-        [{ type: 'deletePod', name: 'p0' }],
+        p.actions.filter((a) => a.type === 'evictPod'),
+        [{ type: 'evictPod', name: 'p0' }],
       ),
   },
   {

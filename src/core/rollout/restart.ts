@@ -1,4 +1,5 @@
-// spec.restartAt: pods created before it are recreated, a batch at a time, once everything is available. Pure.
+// spec.restartAt: pods created before it are evicted (so PodDisruptionBudgets hold), a batch at a time, once
+// everything is available; their ReplicaSets replace them. Pure.
 import type { Pod } from '../../api/workload.ts';
 import { availableReplicas, event, specReplicas, wakeAt, type Context } from './context.ts';
 
@@ -22,7 +23,7 @@ export function planRestart(ctx: Context): void {
   const wanted = live.reduce((n, rs) => n + specReplicas(rs), 0);
   if (readyPods < wanted || live.some((rs) => availableReplicas(rs) < specReplicas(rs))) return;
   const batch = Math.max(1, Math.floor(ctx.replicas * 0.25));
-  for (const pod of old.slice(0, batch)) ctx.actions.push({ type: 'deletePod', name: pod.metadata.name as string });
+  for (const pod of old.slice(0, batch)) ctx.actions.push({ type: 'evictPod', name: pod.metadata.name as string });
 }
 
 export function isPodReady(pod: Pod): boolean {

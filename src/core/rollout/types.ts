@@ -47,7 +47,7 @@ export type Action =
   | { type: 'scaleReplicaSet'; name: string; replicas: number; annotations?: Record<string, string | null> }
   | { type: 'deleteReplicaSet'; name: string }
   | { type: 'setServiceSelector'; service: string; hash: string | null }
-  | { type: 'deletePod'; name: string }
+  | { type: 'evictPod'; name: string }
   /** Labels/annotations of a ReplicaSet's pod template and of the ReplicaSet itself (null removes). */
   | { type: 'patchReplicaSetMetadata'; name: string; annotations: Record<string, string | null>; template: MetadataPatch }
   | { type: 'patchPodMetadata'; name: string; patch: MetadataPatch }

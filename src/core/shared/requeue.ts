@@ -6,6 +6,9 @@ export const INVALID_SPEC_REQUEUE_MS = 5 * 60_000;
 /** A status write the API server rejects as invalid: retried slowly, never at the queue's full rate. */
 export const STATUS_REJECTED_REQUEUE_MS = 5 * 60_000;
 
+/** An eviction a PodDisruptionBudget refused (429): asked again after this, as Argo Rollouts does. */
+export const EVICTION_REFUSED_REQUEUE_MS = 30_000;
+
 /** Someone else wrote first (a person's action, another reconcile): look again on fresh state now. */
 export const CONFLICT_REQUEUE_MS = 0;
 
