@@ -163,6 +163,39 @@ describe('invalid and deleted Rollouts', () => {
     assert.equal(h.kube.all(kinds.pod, NS).length, 0);
   });
 
+  test('switching to canary (as Argo TestBlueGreenToCanary) unpins the Services blue-green had pinned', async () => {
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.service, service('app-preview'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', previewService: 'app-preview' }, { replicas: 4 }));
+    await h.settle();
+    assert.equal(selectorOf(h, 'app-active'), h.rollout().status.stableRS);
+    const spec = (h.kube.peek(kinds.rollout, NS, 'app') as any).spec;
+    await h.patchSpec('app', {
+      template: { ...spec.template, metadata: { ...spec.template.metadata, annotations: { foo: 'bar' } } },
+      strategy: { blueGreen: null, canary: { steps: [{ setWeight: 50 }, { pause: {} }] } },
+    });
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Paused');
+    assert.deepEqual(
+      (h.kube.peek(kinds.service, NS, 'app-active') as any).spec.selector,
+      { app: 'app' },
+      'the old active Service selects by its own labels again',
+    );
+    assert.deepEqual((h.kube.peek(kinds.service, NS, 'app-preview') as any).spec.selector, { app: 'app' });
+    assert.equal((h.kube.peek(kinds.service, NS, 'app-active') as any).metadata.annotations?.['sluice.dev/managed-by-rollout'], undefined);
+  });
+
+  test('a Service the Rollout stops naming is unpinned; one it still names stays pinned', async () => {
+    await h.kube.create(kinds.service, service('app-active'));
+    await h.kube.create(kinds.service, service('app-preview'));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', previewService: 'app-preview' }, { replicas: 4 }));
+    await h.settle();
+    assert.ok(selectorOf(h, 'app-preview'));
+    await h.patchSpec('app', { strategy: { blueGreen: { activeService: 'app-active', previewService: null } } });
+    assert.equal(selectorOf(h, 'app-active'), h.rollout().status.stableRS);
+    assert.equal(selectorOf(h, 'app-preview'), undefined, 'the preview Service, no longer named, selects by its own labels');
+  });
+
   test('restart recreates pods created before restartAt, and records it', async () => {
     await h.kube.create(kinds.service, service('app-active'));
     await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }, { replicas: 4 }));

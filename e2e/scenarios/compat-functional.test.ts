@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attach } from '../harness/attach.ts';
 import type { ControllerHandle } from '../harness/controller.ts';
-import { applyDocs, argoDocs, argoScenario, expectReplicaCounts, inNamespace, phaseIs } from './compat-argo.ts';
+import { applyDocs, argoDocs, argoScenario, argoService, expectReplicaCounts, inNamespace, phaseIs } from './compat-argo.ts';
 
 const env = attach();
 let ctl: ControllerHandle | undefined;
@@ -40,6 +40,28 @@ describe('Argo Rollouts functional e2e, ported', () => {
         assert.equal(v.replicaSets.length, 0);
       }));
   }
+
+  test('TestBlueGreenToCanary: switched to canary, Paused at 50% with 2+1 pods, and the old active Service no longer pinned', () =>
+    inNamespace(env, 'argo-bg-to-canary', logs(), async (ns) => {
+      const s = argoScenario(env, ns, 'bluegreen-to-canary');
+      await applyDocs(s, [argoService('bluegreen-to-canary', 'bluegreen-to-canary'), ...argoDocs('inline/functional-TestBlueGreenToCanary.yaml')]);
+      const v1 = await s.waitPhase('Healthy');
+      assert.equal(v1.selectors['bluegreen-to-canary'], v1.rollout.status.stableRS, 'blue-green pins its active Service');
+      const patch = {
+        spec: {
+          template: { metadata: { annotations: { foo: 'bar' } } },
+          strategy: { blueGreen: null, canary: { steps: [{ setWeight: 50 }, { pause: {} }] } },
+        },
+      };
+      await s.k.ok(['patch', 'rollouts.sluice.dev', 'bluegreen-to-canary', '-n', ns, '--type=merge', '-p', JSON.stringify(patch)]);
+      await s.waitFor('Paused, 2 available, the Service selecting by its own labels again', (v) => {
+        phaseIs(v, 'Paused');
+        expectReplicaCounts(v, 2, 2, 1, 2, 2);
+        assert.equal(v.selectors['bluegreen-to-canary'], '', 'no pod-template hash in the selector');
+      });
+      const svc = await s.k.json(['get', 'service', 'bluegreen-to-canary', '-n', ns]);
+      assert.deepEqual(svc.spec.selector, { app: 'bluegreen-to-canary' });
+    }));
 
   test('TestContainerResourceFormats: cpu 0.001, "0.001" and 1m are all accepted and kept as 1m', () =>
     inNamespace(env, 'argo-resource-formats', logs(), async (ns) => {

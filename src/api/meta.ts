@@ -8,6 +8,13 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** Label every Sluice-owned ReplicaSet and pod carries (same name as Argo Rollouts, so queries carry over). */
 export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 
+/**
+ * On a Service whose selector a Rollout pins (the value is the Rollout's name): when the Rollout
+ * stops naming that Service (blue-green to canary, a renamed activeService) or is deleted, the
+ * pin is taken off again (Argo Rollouts marks its Services the same way).
+ */
+export const MANAGED_BY_ROLLOUT_ANNOTATION = 'sluice.dev/managed-by-rollout';
+
 /** Metadata as the controller reads it; the API server owns its validation. */
 export const ObjectMeta = z.looseObject({
   name: z.string().optional(),

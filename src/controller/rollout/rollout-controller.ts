@@ -2,7 +2,7 @@
 // Rollout reconcile observes, and which changes concern which Rollout: a Rollout itself, what it
 // owns (ReplicaSets, their pods, AnalysisRuns), and the Services it names.
 import type { Logger } from 'pino';
-import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import { MANAGED_BY_ROLLOUT_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
 import { Controller, controllerOwner, keyOf } from '../runtime/controller.ts';
@@ -44,16 +44,18 @@ export class RolloutController extends Controller {
     const replicaSets = kube.informer(kinds.replicaSet, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL });
     const pods = kube.informer(kinds.pod, { ...scope, labelSelector: POD_TEMPLATE_HASH_LABEL, trim: trimPod });
     const analysisRuns = opts.analysisRuns ?? kube.informer(kinds.analysisRun, scope);
+    const services = kube.informer(kinds.service, scope);
     const caches: RolloutCaches = {
       rollouts: kube.informer(kinds.rollout, scope),
       replicaSets,
       pods,
-      services: kube.informer(kinds.service, scope),
+      services,
       analysisRuns,
       indexes: {
         replicaSetsByRollout: new OwnerIndex(replicaSets, (rs) => controllerOwnerUid(rs, 'Rollout')),
         podsByReplicaSet: new OwnerIndex(pods, (pod) => controllerOwnerUid(pod, 'ReplicaSet')),
         analysisRunsByRollout: new OwnerIndex(analysisRuns, (run) => controllerOwnerUid(run, 'Rollout')),
+        servicesByRollout: new OwnerIndex(services, servicePinnedBy),
       },
       analysisTemplates: kube.informer(kinds.analysisTemplate, scope),
       clusterAnalysisTemplates: kube.informer(kinds.clusterAnalysisTemplate),
@@ -115,6 +117,12 @@ export class RolloutController extends Controller {
 }
 
 /** A Rollout reconcile reads of a pod only its metadata, its node and its readiness. */
+/** The `<namespace>/<rollout>` whose pin a Service carries (MANAGED_BY_ROLLOUT_ANNOTATION). */
+export function servicePinnedBy(svc: KubeObject): string[] {
+  const by = svc.metadata?.annotations?.[MANAGED_BY_ROLLOUT_ANNOTATION];
+  return by ? [`${svc.metadata?.namespace ?? ''}/${by}`] : [];
+}
+
 function trimPod(pod: KubeObject): void {
   const p = pod as KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string; conditions?: unknown } };
   p.spec = p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {};

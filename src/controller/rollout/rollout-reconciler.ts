@@ -1,7 +1,7 @@
 // Reconciles one Rollout: observe (from informer caches) -> plan (pure) -> act -> one status write.
 import type { Logger } from 'pino';
 import { AnalysisTemplateSpec, type AnalysisRunStatus } from '../../api/analysis.ts';
-import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import { MANAGED_BY_ROLLOUT_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import { Pod, ReplicaSet, Service } from '../../api/workload.ts';
 import type { LoadedTemplate } from '../../core/analysis/build.ts';
@@ -37,6 +37,8 @@ export interface RolloutCaches {
     replicaSetsByRollout: OwnerIndex;
     podsByReplicaSet: OwnerIndex;
     analysisRunsByRollout: OwnerIndex;
+    /** Services by the `<namespace>/<rollout>` of their MANAGED_BY_ROLLOUT_ANNOTATION. */
+    servicesByRollout: OwnerIndex;
   };
 }
 
@@ -117,6 +119,11 @@ export class RolloutReconciler implements Reconciler {
     for (const svc of referencedServices(rollout)) {
       const obj = caches.services.get(namespace, svc);
       services[svc] = obj ? this.parsed.service.parse(obj) : undefined;
+    }
+    // and the Services it pinned earlier but no longer names: the plan takes their pin off
+    for (const obj of caches.indexes.servicesByRollout.get(`${namespace}/${name}`)) {
+      const svc = obj.metadata?.name;
+      if (svc && !(svc in services)) services[svc] = this.parsed.service.parse(obj);
     }
     const runs = uid ? caches.indexes.analysisRunsByRollout.get(uid) : [];
     // A Rollout being deleted needs no template check: its namespace may be terminating, where the
@@ -242,12 +249,14 @@ export class RolloutReconciler implements Reconciler {
       case 'setServiceSelector': {
         const live = this.deps.caches.services.get(ns, action.service) as { spec?: { selector?: Record<string, string> } } | undefined;
         if (action.hash === null || !live) {
+          // (a null hash also takes the mark off: the Service is no longer this Rollout's to pin)
+          const metadata = action.hash === null ? { annotations: { [MANAGED_BY_ROLLOUT_ANNOTATION]: null } } : {};
           await ignoreNotFound(
             kube.patch(
               kinds.service,
               ns,
               action.service,
-              { spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: action.hash } } },
+              { metadata, spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: action.hash } } },
               { type: 'merge', fieldManager: FIELD_MANAGER },
             ),
           );
@@ -256,7 +265,8 @@ export class RolloutReconciler implements Reconciler {
           // (the live one with our hash) lets a Git sync that applies the same value co-own it,
           // instead of the two taking the field from each other at every sync.
           const selector = { ...live.spec?.selector, [POD_TEMPLATE_HASH_LABEL]: action.hash };
-          const body = { apiVersion: 'v1', kind: 'Service', metadata: { name: action.service, namespace: ns }, spec: { selector } };
+          const metadata = { name: action.service, namespace: ns, annotations: { [MANAGED_BY_ROLLOUT_ANNOTATION]: rollout.metadata.name as string } };
+          const body = { apiVersion: 'v1', kind: 'Service', metadata, spec: { selector } };
           await ignoreNotFound(kube.patch(kinds.service, ns, action.service, body, { type: 'apply', fieldManager: FIELD_MANAGER, force: true }));
         }
         log.info({ service: action.service, hash: action.hash }, 'Set Service selector');

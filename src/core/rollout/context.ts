@@ -1,6 +1,6 @@
 // The working state of one plan: observed facts indexed once, plus the actions, events and
 // wake-up times the strategy decides. Built and consumed inside plan(); never escapes it.
-import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import { MANAGED_BY_ROLLOUT_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { REVISION_ANNOTATION, type PauseCondition, type PauseReason, type Rollout, type RolloutStatus } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workload.ts';
 import { podTemplateHash } from '../shared/hash.ts';
@@ -105,7 +105,10 @@ export function setSelector(ctx: Context, service: string | undefined, hash: str
   if (!service) return;
   ctx.actions = ctx.actions.filter((a) => !(a.type === 'setServiceSelector' && a.service === service));
   const svc = ctx.observed.services[service];
-  if (!svc || svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] === hash) return;
+  if (!svc) return;
+  // pinned already, and marked as this Rollout's (a pin from before the mark existed is marked now)
+  const marked = svc.metadata?.annotations?.[MANAGED_BY_ROLLOUT_ANNOTATION] === ctx.rollout.metadata.name;
+  if (svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] === hash && marked) return;
   ctx.actions.push({ type: 'setServiceSelector', service, hash });
 }
 

@@ -1,6 +1,6 @@
 // plan(observed, now) -> actions + whole status + when to look again. Pure.
 import { GIT_REVISION_ANNOTATION } from '../../api/git-sync.ts';
-import { POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
+import { MANAGED_BY_ROLLOUT_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../../api/meta.ts';
 import { planBlueGreen } from './blue-green.ts';
 import { planCanary } from './canary.ts';
 import { getCondition, removeCondition, setCondition } from '../shared/conditions.ts';
@@ -62,13 +62,23 @@ export function plan(observed: Observed, now: Date): Plan {
   // plans the abort like any other, in this same plan (its later decisions win).
   if (checkProgressDeadline(ctx) === 'aborted') runStrategy();
   planRestart(ctx);
+  unpinFormerServices(ctx);
   cleanUpHistory(ctx);
   return finish(ctx);
 }
 
+/** Services this Rollout pinned but no longer names (blue-green to canary, a renamed Service): their pin comes off. */
+function unpinFormerServices(ctx: Context): void {
+  const named = new Set(referencedServices(ctx.rollout));
+  for (const [service, svc] of Object.entries(ctx.observed.services)) {
+    if (!named.has(service) && svc) ctx.actions.push({ type: 'setServiceSelector', service, hash: null });
+  }
+}
+
 function planDeletion(ctx: Context): Plan {
-  for (const service of referencedServices(ctx.rollout)) {
-    if (ctx.observed.services[service]?.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] !== undefined) {
+  // the Services it names, and those it pinned earlier and names no more
+  for (const [service, svc] of Object.entries(ctx.observed.services)) {
+    if (svc?.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] !== undefined || svc?.metadata?.annotations?.[MANAGED_BY_ROLLOUT_ANNOTATION] !== undefined) {
       ctx.actions.push({ type: 'setServiceSelector', service, hash: null });
     }
   }
