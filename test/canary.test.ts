@@ -16,6 +16,28 @@ describe('canary by replica weights', () => {
   });
   afterEach(() => h.stop());
 
+  test('a count that moves within a second of a status write waits for the next write; the final status has every count', async () => {
+    const writes: Array<{ at: number; keys: string[] }> = [];
+    const patch = h.kube.patch.bind(h.kube);
+    h.kube.patch = (kind, ns, name, body, opts) => {
+      if (kind.plural === 'rollouts' && opts.subresource === 'status') {
+        writes.push({ at: h.clock.now().getTime(), keys: Object.keys((body as any).status ?? {}) });
+      }
+      return patch(kind, ns, name, body, opts);
+    };
+    await h.setImage('app', 'example/app:v2');
+    for (let i = 0; i < 4 && h.rollout().status.phase !== 'Healthy'; i++) {
+      if (h.rollout().status.phase === 'Paused') await h.patchStatus('app', { pauseConditions: null });
+      await h.advance(31_000);
+    }
+    const counts = new Set(['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'actualWeight', 'message', 'conditions']);
+    const countOnly = writes.filter((w, i) => i > 0 && w.at - writes[i - 1]!.at < 1000 && w.keys.every((k) => counts.has(k)));
+    assert.deepEqual(countOnly, [], 'no write of counts alone right after another write');
+    const r = h.rollout();
+    assert.equal(r.status.phase, 'Healthy');
+    assert.deepEqual([r.status.replicas, r.status.updatedReplicas, r.status.readyReplicas, r.status.availableReplicas], [10, 10, 10, 10]);
+  });
+
   test('first revision goes straight to stable with all replicas, Services pinned', async () => {
     const r = h.rollout();
     assert.equal(r.status.phase, 'Healthy');

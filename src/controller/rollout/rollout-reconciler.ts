@@ -11,6 +11,7 @@ import { formatIssues } from '../../core/shared/zod-issues.ts';
 import { plan } from '../../core/rollout/plan.ts';
 import { rolloutEventAnnotations } from '../../core/notify/annotations.ts';
 import type { Action, Observed, ObservedAnalysisRun, Plan } from '../../core/rollout/types.ts';
+import { onlyCountsChanged } from '../../core/rollout/status-batch.ts';
 import { referencedServices } from '../../core/rollout/validate.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { isNotFound, KubeError, kinds, type Informer, type KubeClient, type KubeObject } from '../../ports/kube.ts';
@@ -22,6 +23,12 @@ import type { StatusWriter } from '../runtime/status-writer.ts';
 import { RefusedReplicaSet, TemplateChecks } from './template-check.ts';
 
 export const FIELD_MANAGER = 'sluice-controller';
+
+/**
+ * A status change of counts alone (pods becoming ready one by one) within this long of the last
+ * status write waits for the next write: fewer writes in a burst, counts at most this stale.
+ */
+const COUNTS_BATCH_MS = 1000;
 
 export interface RolloutCaches {
   rollouts: Informer;
@@ -81,6 +88,8 @@ export function observedRunFromObject(obj: KubeObject): ObservedAnalysisRun {
 export class RolloutReconciler implements Reconciler {
   private readonly deps: RolloutReconcilerDeps;
   private readonly templates: TemplateChecks;
+  /** When each Rollout's status was last written (ms), for folding count-only changes into the next write. */
+  private readonly lastStatusWrite = new Map<string, number>();
   private readonly parsed = {
     rollout: new ParseCache(Rollout, (raw) => ({ apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', ...raw })),
     replicaSet: new ParseCache(ReplicaSet),
@@ -95,7 +104,10 @@ export class RolloutReconciler implements Reconciler {
 
   async reconcile({ namespace, name }: ObjectKey, { log }: ReconcileContext): Promise<{ requeueAfterMs?: number }> {
     const raw = this.deps.status.fresh(kinds.rollout, namespace, name, this.deps.caches.rollouts.get(namespace, name));
-    if (!raw) return {};
+    if (!raw) {
+      this.lastStatusWrite.delete(`${namespace}/${name}`);
+      return {};
+    }
     const started = performance.now();
     const parsed = this.parsed.rollout.safeParse(raw);
     if (!parsed.success) {
@@ -173,9 +185,21 @@ export class RolloutReconciler implements Reconciler {
       throw failed.reason;
     }
     if (!rollout.metadata.deletionTimestamp) {
+      const key = `${namespace}/${name}`;
+      const nowMs = now.getTime();
+      const sinceWrite = nowMs - (this.lastStatusWrite.get(key) ?? -Infinity);
+      const previous = (raw as { status?: RolloutStatus }).status;
+      const noEvent = !result.actions.some((a) => a.type === 'event');
+      if (noEvent && sinceWrite < COUNTS_BATCH_MS && onlyCountsChanged(previous, result.status)) {
+        // Pods becoming ready one after another: the counts ride on the next write, at the latest
+        // when the window ends (a reconcile then). No transition waits: those change more than counts.
+        const planned = this.done({ rollout, observed, now, plan: result }, started);
+        return { requeueAfterMs: Math.min(planned.requeueAfterMs ?? Infinity, COUNTS_BATCH_MS - sinceWrite) };
+      }
       const written = await this.deps.status.write(kinds.rollout, raw, result.status);
       if (written === 'conflict') return { requeueAfterMs: CONFLICT_REQUEUE_MS };
       if (written === 'written') {
+        this.lastStatusWrite.set(key, nowMs);
         log.info(
           {
             phase: result.status.phase,
