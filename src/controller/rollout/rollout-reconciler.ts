@@ -25,8 +25,9 @@ import { RefusedReplicaSet, TemplateChecks } from './template-check.ts';
 export const FIELD_MANAGER = 'sluice-controller';
 
 /**
- * A status change of counts alone (pods becoming ready one by one) within this long of the last
- * status write waits for the next write: fewer writes in a burst, counts at most this stale.
+ * A status change of counts alone (pods becoming ready one by one) while a step waits for them,
+ * within this long of the last status write, waits for the next write: fewer writes in a burst,
+ * counts at most this stale.
  */
 const COUNTS_BATCH_MS = 1000;
 
@@ -190,9 +191,12 @@ export class RolloutReconciler implements Reconciler {
       const sinceWrite = nowMs - (this.lastStatusWrite.get(key) ?? -Infinity);
       const previous = (raw as { status?: RolloutStatus }).status;
       const noEvent = !result.actions.some((a) => a.type === 'event');
-      if (noEvent && sinceWrite < COUNTS_BATCH_MS && onlyCountsChanged(previous, result.status)) {
-        // Pods becoming ready one after another: the counts ride on the next write, at the latest
-        // when the window ends (a reconcile then). No transition waits: those change more than counts.
+      const moving = result.status.phase === 'Progressing';
+      if (moving && noEvent && sinceWrite < COUNTS_BATCH_MS && onlyCountsChanged(previous, result.status)) {
+        // Pods becoming ready one after another while a step waits for them: the counts ride on
+        // the next write, at the latest when the window ends (a reconcile then). No transition
+        // waits (those change more than counts), and a resting Rollout (Healthy, Paused,
+        // Degraded) has its counts written at once.
         const planned = this.done({ rollout, observed, now, plan: result }, started);
         return { requeueAfterMs: Math.min(planned.requeueAfterMs ?? Infinity, COUNTS_BATCH_MS - sinceWrite) };
       }
