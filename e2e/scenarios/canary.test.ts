@@ -493,11 +493,13 @@ describe('canary', () => {
     withCanary('canary-pdb-restart', { steps: [{ setWeight: 50 }, { pause: {} }] }, async (s, v1) => {
       const h1 = v1.rollout.status.stableRS as string;
       const oldPods = new Set(v1.pods.map((p) => p.metadata.name as string));
+      // minAvailable as a number: the disruption controller counts the pods it selects (with
+      // maxUnavailable it must also resolve their controller's scale, which it did not do here)
       const budget = {
         apiVersion: 'policy/v1',
         kind: 'PodDisruptionBudget',
         metadata: { name: 'demo' },
-        spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'demo' } } },
+        spec: { minAvailable: 4, selector: { matchLabels: { app: 'demo' } } },
       };
       await s.apply(manifest(budget));
       await waitFor(
@@ -525,7 +527,7 @@ describe('canary', () => {
         3000,
       );
       // one disruption at a time now: the restart goes on (the controller asks again within 30 s)
-      await s.k.ok(['patch', 'poddisruptionbudget', 'demo', '-n', s.ns, '--type=merge', '-p', '{"spec":{"maxUnavailable":1}}']);
+      await s.k.ok(['patch', 'poddisruptionbudget', 'demo', '-n', s.ns, '--type=merge', '-p', '{"spec":{"minAvailable":3}}']);
       await s.waitFor(
         'every pod recreated',
         (v) => {
