@@ -508,6 +508,7 @@ describe('canary', () => {
           const pdb = await s.k.json(['get', 'poddisruptionbudget', 'demo', '-n', s.ns]);
           assert.equal(pdb.status?.currentHealthy, 4);
           assert.equal(pdb.status?.disruptionsAllowed, 0);
+          return pdb;
         },
         { timeoutMs: 30_000 },
       );
@@ -517,7 +518,7 @@ describe('canary', () => {
         readFileSync(ctl!.logFile, 'utf8')
           .split('\n')
           .some((l) => l.includes('Eviction refused for restart') && l.includes(`"namespace":"${s.ns}"`));
-      await waitFor('the controller asked for an eviction and the API server refused it', () => assert.ok(refused()), { timeoutMs: 30_000 });
+      await waitFor('the controller asked for an eviction and the API server refused it', () => refused(), { timeoutMs: 30_000 });
       await s.holds(
         'every pod from before restartAt stays while the budget refuses',
         (v) => {
