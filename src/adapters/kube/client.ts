@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createInformer } from './informer.ts';
 import type { KubeAccess } from './kubeconfig.ts';
-import { laneOf, TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from './rate-limit.ts';
 import {
   KubeError,
   kinds,
@@ -170,7 +170,7 @@ export class RestKubeClient implements KubeClient {
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     this.requestCount[method] = (this.requestCount[method] ?? 0) + 1;
-    await this.limiter.take(laneOf(path));
+    await this.limiter.take();
     const base = await this.baseOptions();
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
