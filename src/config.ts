@@ -205,8 +205,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, ownNamespace:
       .filter(Boolean),
     reconcileQps: values['reconcile-qps'] ?? env.SLUICE_RECONCILE_QPS ?? 100,
     reconcileBurst: values['reconcile-burst'] ?? env.SLUICE_RECONCILE_BURST ?? 300,
-    kubeApiQps: values['kube-api-qps'] ?? env.SLUICE_KUBE_API_QPS ?? 50,
-    kubeApiBurst: values['kube-api-burst'] ?? env.SLUICE_KUBE_API_BURST ?? 100,
+    kubeApiQps: values['kube-api-qps'] ?? env.SLUICE_KUBE_API_QPS ?? 100,
+    kubeApiBurst: values['kube-api-burst'] ?? env.SLUICE_KUBE_API_BURST ?? 200,
     leaderElection: {
       enabled: flag(values['leader-elect'], env.SLUICE_LEADER_ELECT),
       namespace:
