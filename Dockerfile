@@ -45,7 +45,11 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 # In a container the metrics and health endpoints must be reachable from outside it (probes,
 # scrapes): the binary's 127.0.0.1 defaults are for a process on someone's machine.
+# Memory: two malloc arenas and a 2 MiB young generation keep the resident set near what is live
+# (docs/performance.md: 245 -> 152 MiB at 100 rollouts, the same latency and CPU).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    NODE_OPTIONS=--max-semi-space-size=2 \
     HOME=/tmp \
     TMPDIR=/tmp \
     SLUICE_GIT_CACHE_DIR=/var/cache/sluice/git \

@@ -136,8 +136,13 @@ class Bench {
         kubeconfig: d.kubeconfig,
         stateDir: d.stateDir,
         name: 'sluice',
-        // SLUICE_BENCH_NODE_OPTIONS: Node options for Sluice only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-        env: { SLUICE_LOG_LEVEL: 'info', ...(process.env.SLUICE_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SLUICE_BENCH_NODE_OPTIONS } : {}) },
+        // The image's memory settings (Dockerfile ENV), and SLUICE_BENCH_NODE_OPTIONS: more Node
+        // options for Sluice only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        env: {
+          SLUICE_LOG_LEVEL: 'info',
+          MALLOC_ARENA_MAX: '2',
+          NODE_OPTIONS: ['--max-semi-space-size=2', process.env.SLUICE_BENCH_NODE_OPTIONS ?? ''].join(' ').trim(),
+        },
         entry,
       });
       return { pid: h.pid(), logFile: h.logFile, stop: () => h.stop() };

@@ -85,6 +85,18 @@ describe('Dockerfile', () => {
     assert.ok(!/\bsudo\b/.test(dockerfile));
   });
 
+  test('the memory settings docs/performance.md measured: two malloc arenas and a 2 MiB young generation', () => {
+    const env = new Map<string, string>();
+    for (const i of finalStage.filter((x) => x.op === 'ENV')) {
+      for (const m of i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env.set(m[1] as string, (m[2] as string).replace(/^"|"$/g, ''));
+    }
+    assert.equal(env.get('MALLOC_ARENA_MAX'), '2');
+    assert.match(env.get('NODE_OPTIONS') ?? '', /(^|\s)--max-semi-space-size=2(\s|$)/);
+    const bench = readFileSync(join(REPO_ROOT, 'bench', 'run.ts'), 'utf8');
+    assert.match(bench, /MALLOC_ARENA_MAX: '2'/, 'the benchmark runs Sluice as the image does');
+    assert.match(bench, /--max-semi-space-size=2/);
+  });
+
   test('HOME, TMPDIR and the Git cache are on the emptyDirs the chart mounts (read-only root filesystem)', () => {
     const env = new Map<string, string>();
     for (const i of finalStage.filter((x) => x.op === 'ENV')) {
