@@ -163,11 +163,15 @@ describe('invalid and deleted Rollouts', () => {
     assert.equal(h.kube.all(kinds.pod, NS).length, 0);
   });
 
-  test('switching to canary (as Argo TestBlueGreenToCanary) unpins the Services blue-green had pinned', async () => {
-    await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.service, service('app-preview'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', previewService: 'app-preview' }, { replicas: 4 }));
+  /** A 4-replica blue-green Rollout, Healthy, with these Services (the first active, the second preview). */
+  async function healthyWith([active, preview]: string[]): Promise<void> {
+    for (const name of [active, preview]) if (name) await h.kube.create(kinds.service, service(name));
+    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: active, ...(preview ? { previewService: preview } : {}) }, { replicas: 4 }));
     await h.settle();
+  }
+
+  test('switching to canary (as Argo TestBlueGreenToCanary) unpins the Services blue-green had pinned', async () => {
+    await healthyWith(['app-active', 'app-preview']);
     assert.equal(selectorOf(h, 'app-active'), h.rollout().status.stableRS);
     const spec = (h.kube.peek(kinds.rollout, NS, 'app') as any).spec;
     await h.patchSpec('app', {
@@ -186,10 +190,7 @@ describe('invalid and deleted Rollouts', () => {
   });
 
   test('a Service the Rollout stops naming is unpinned; one it still names stays pinned', async () => {
-    await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.service, service('app-preview'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active', previewService: 'app-preview' }, { replicas: 4 }));
-    await h.settle();
+    await healthyWith(['app-active', 'app-preview']);
     assert.ok(selectorOf(h, 'app-preview'));
     await h.patchSpec('app', { strategy: { blueGreen: { activeService: 'app-active', previewService: null } } });
     assert.equal(selectorOf(h, 'app-active'), h.rollout().status.stableRS);
@@ -197,9 +198,7 @@ describe('invalid and deleted Rollouts', () => {
   });
 
   test('restart recreates pods created before restartAt, and records it', async () => {
-    await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }, { replicas: 4 }));
-    await h.settle();
+    await healthyWith(['app-active']);
     const before = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
     await h.advance(1000);
     const at = h.clock.now().toISOString();
@@ -212,9 +211,7 @@ describe('invalid and deleted Rollouts', () => {
   });
 
   test('restart evicts pods (a PodDisruptionBudget is honoured): a refused eviction is tried again later', async () => {
-    await h.kube.create(kinds.service, service('app-active'));
-    await h.kube.create(kinds.rollout, blueGreenRollout({ activeService: 'app-active' }, { replicas: 4 }));
-    await h.settle();
+    await healthyWith(['app-active']);
     const before = h.kube.all(kinds.pod, NS).map((p) => p.metadata?.name);
     await h.advance(1000);
     // the budget allows no disruption for now: the API server answers 429 to an eviction

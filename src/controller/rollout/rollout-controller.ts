@@ -118,7 +118,7 @@ export class RolloutController extends Controller {
 
 /** A Rollout reconcile reads of a pod only its metadata, its node and its readiness. */
 /** The `<namespace>/<rollout>` whose pin a Service carries (MANAGED_BY_ROLLOUT_ANNOTATION). */
-export function servicePinnedBy(svc: KubeObject): string[] {
+function servicePinnedBy(svc: KubeObject): string[] {
   const by = svc.metadata?.annotations?.[MANAGED_BY_ROLLOUT_ANNOTATION];
   return by ? [`${svc.metadata?.namespace ?? ''}/${by}`] : [];
 }
